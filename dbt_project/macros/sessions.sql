@@ -1,0 +1,65 @@
+{#- Deterministic session id: the same session always gets the same id on any re-run. -#}
+{% macro session_id(account_id, bot_id, customer_id, session_start_at) -%}
+    {{ dbt.hash(dbt.concat([
+        account_id, "'|'", bot_id, "'|'", customer_id, "'|'",
+        "cast(" ~ session_start_at ~ " as " ~ dbt.type_string() ~ ")"
+    ])) }}
+{%- endmacro %}
+
+{#- Session boundaries over a relation of user events (is_user_activity rows only):
+    a user event starts a session when it is the key's first or comes `session_timeout_minutes`
+    or more after the previous user event of the key. Returns one row per user event. -#}
+{% macro user_events_with_boundaries(user_events) -%}
+    select
+        *,
+        case
+            when previous_user_event_at is null then 'first_activity'
+            when occurred_at >= {{ session_timeout_end('previous_user_event_at') }}
+                then 'inactivity_gap'
+        end as new_session_reason
+    from (
+        select
+            *,
+            lag(occurred_at) over (
+                partition by account_id, bot_id, customer_id
+                order by occurred_at, event_id
+            ) as previous_user_event_at
+        from {{ user_events }}
+    ) as user_events_with_previous
+{%- endmacro %}
+
+{#- Attach to every event the session of its key whose window [start, window_end) holds it. -#}
+{% macro events_in_session_windows(events, sessions) -%}
+    {{ return(adapter.dispatch('events_in_session_windows', 'botmeter')(events, sessions)) }}
+{%- endmacro %}
+
+{% macro default__events_in_session_windows(events, sessions) -%}
+    select
+        ev.*,
+        sess.session_id,
+        sess.session_start_at
+    from {{ events }} as ev
+    left join {{ sessions }} as sess
+        on ev.account_id = sess.account_id
+        and ev.bot_id = sess.bot_id
+        and ev.customer_id = sess.customer_id
+        and ev.occurred_at >= sess.session_start_at
+        and ev.occurred_at < sess.session_window_end_at
+{%- endmacro %}
+
+{#- DuckDB: sessions of a key are disjoint and ordered, so the latest session starting at or
+    before the event (ASOF) is the only candidate; it holds the event if the window is open. -#}
+{% macro duckdb__events_in_session_windows(events, sessions) -%}
+    select
+        ev.*,
+        case when ev.occurred_at < sess.session_window_end_at then sess.session_id end
+            as session_id,
+        case when ev.occurred_at < sess.session_window_end_at then sess.session_start_at end
+            as session_start_at
+    from {{ events }} as ev
+    asof left join {{ sessions }} as sess
+        on ev.account_id = sess.account_id
+        and ev.bot_id = sess.bot_id
+        and ev.customer_id = sess.customer_id
+        and ev.occurred_at >= sess.session_start_at
+{%- endmacro %}

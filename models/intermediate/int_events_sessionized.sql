@@ -1,0 +1,67 @@
+{#- Every non-impression event of the changed keys at or after their replace bound, with the
+    session whose window holds it (null when outside every window). On a full refresh: all
+    events. Downstream marts recompute from this relation only. -#}
+
+with
+
+ranges as (
+    select * from {{ ref('int_session_ranges_changed') }}
+),
+
+events as (
+    select * from {{ ref('stg_botmeter__events') }}
+    where event_type <> 'impression'
+),
+
+sessions as (
+    select * from {{ ref('int_sessions') }}
+),
+
+scoped_events as (
+    select
+        events.event_id,
+        events.event_type,
+        events.occurred_at,
+        events.event_date,
+        events.account_id,
+        events.bot_id,
+        events.customer_id,
+        events.channel,
+        events.bot_name,
+        events.bot_version,
+        events.conversation_id,
+        events.actor,
+        events.is_user_activity,
+        events.intent,
+        events.confidence,
+        events.is_fallback,
+        events.api_name,
+        events.status_code,
+        events.latency_ms,
+        events.ticket_id,
+        events.kpi_name,
+        events.kpi_value,
+        events.properties
+    from events
+    inner join ranges
+        on events.account_id = ranges.account_id
+        and events.bot_id = ranges.bot_id
+        and events.customer_id = ranges.customer_id
+    where events.occurred_at >= ranges.replace_from
+),
+
+scoped_sessions as (
+    select sessions.*
+    from sessions
+    inner join ranges
+        on sessions.account_id = ranges.account_id
+        and sessions.bot_id = ranges.bot_id
+        and sessions.customer_id = ranges.customer_id
+    where sessions.session_start_at >= ranges.replace_from
+),
+
+final as (
+    {{ events_in_session_windows('scoped_events', 'scoped_sessions') }}
+)
+
+select * from final

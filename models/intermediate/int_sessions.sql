@@ -1,0 +1,136 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_range',
+        replace_keys=['account_id', 'bot_id', 'customer_id'],
+        replace_column='session_start_at',
+    )
+}}
+
+{#- Session boundaries (the lifecycle manifest). For a changed key with earliest new event at
+    t, sessions whose window ends at or before t cannot change (any new user event is at
+    least the timeout after their last user event), so the key is recomputed from
+    replace_from = min(t, start of the first existing session whose window ends after t).
+    The user event at replace_from always starts a session, so recomputing from there is
+    exact; the replace_range strategy deletes the key's sessions from the batch's first
+    start on, which covers every old session at or after replace_from. -#}
+
+with
+
+changed_keys as (
+    select * from {{ ref('int_session_keys_changed') }}
+),
+
+user_events as (
+    select * from {{ ref('stg_botmeter__events') }}
+    where is_user_activity
+),
+
+{% if is_incremental() %}
+previous_sessions as (
+    select
+        account_id,
+        bot_id,
+        customer_id,
+        session_start_at,
+        session_window_end_at
+    from {{ this }}
+),
+
+recompute_bounds as (
+    select
+        changed_keys.account_id,
+        changed_keys.bot_id,
+        changed_keys.customer_id,
+        least(
+            changed_keys.changed_from,
+            coalesce(min(previous_sessions.session_start_at), changed_keys.changed_from)
+        ) as replace_from
+    from changed_keys
+    left join previous_sessions
+        on changed_keys.account_id = previous_sessions.account_id
+        and changed_keys.bot_id = previous_sessions.bot_id
+        and changed_keys.customer_id = previous_sessions.customer_id
+        and previous_sessions.session_window_end_at > changed_keys.changed_from
+    group by
+        changed_keys.account_id,
+        changed_keys.bot_id,
+        changed_keys.customer_id,
+        changed_keys.changed_from
+),
+
+scoped_user_events as (
+    select user_events.*
+    from user_events
+    inner join recompute_bounds
+        on user_events.account_id = recompute_bounds.account_id
+        and user_events.bot_id = recompute_bounds.bot_id
+        and user_events.customer_id = recompute_bounds.customer_id
+    where user_events.occurred_at >= recompute_bounds.replace_from
+),
+{% else %}
+scoped_user_events as (
+    select * from user_events
+),
+{% endif %}
+
+boundaries as (
+    {{ user_events_with_boundaries('scoped_user_events') }}
+),
+
+numbered as (
+    select
+        *,
+        sum(case when new_session_reason is not null then 1 else 0 end) over (
+            partition by account_id, bot_id, customer_id
+            order by occurred_at, event_id
+            rows between unbounded preceding and current row
+        ) as session_number
+    from boundaries
+),
+
+ordered_in_session as (
+    select
+        *,
+        row_number() over (
+            partition by account_id, bot_id, customer_id, session_number
+            order by occurred_at, event_id
+        ) as position_in_session
+    from numbered
+),
+
+sessions as (
+    select
+        account_id,
+        bot_id,
+        customer_id,
+        min(occurred_at) as session_start_at,
+        max(occurred_at) as session_end_at,
+        count(*) as user_event_count,
+        max(case when position_in_session = 1 then channel end) as first_channel,
+        max(case when position_in_session = 1 then bot_name end) as bot_name,
+        max(case when position_in_session = 1 then bot_version end) as bot_version,
+        max(case when position_in_session = 1 then event_id end) as first_user_event_id
+    from ordered_in_session
+    group by account_id, bot_id, customer_id, session_number
+),
+
+final as (
+    select
+        {{ session_id('account_id', 'bot_id', 'customer_id', 'session_start_at') }} as session_id,
+        account_id,
+        bot_id,
+        customer_id,
+        session_start_at,
+        session_end_at,
+        {{ session_timeout_end('session_end_at') }} as session_window_end_at,
+        cast(session_start_at as date) as session_date,
+        user_event_count,
+        first_channel,
+        bot_name,
+        bot_version,
+        first_user_event_id
+    from sessions
+)
+
+select * from final

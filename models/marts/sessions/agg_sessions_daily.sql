@@ -1,0 +1,58 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_range',
+        replace_keys=['account_id', 'bot_id'],
+        replace_column='session_date',
+        replace_ranges='int_session_days_changed',
+    )
+}}
+
+{#- Sessions and their tickets per day, bot and channel. A session counts once in every
+    channel it touched, so the channels of a day can add up to more than its sessions; use
+    agg_sessions_daily_total for the channel-free figure. -#}
+
+with
+
+day_ranges as (
+    select * from {{ ref('int_session_days_changed') }}
+),
+
+sessions as (
+    select * from {{ ref('fct_sessions') }}
+),
+
+session_channels as (
+    select * from {{ ref('bridge_session_channels') }}
+),
+
+scoped_sessions as (
+    select sessions.*
+    from sessions
+    {% if is_incremental() %}
+    inner join day_ranges
+        on sessions.account_id = day_ranges.account_id
+        and sessions.bot_id = day_ranges.bot_id
+    where sessions.session_date >= day_ranges.replace_from
+    {% endif %}
+),
+
+final as (
+    select
+        scoped_sessions.session_date,
+        scoped_sessions.account_id,
+        scoped_sessions.bot_id,
+        session_channels.channel,
+        count(*) as sessions,
+        sum(scoped_sessions.ticket_count) as tickets,
+        count(case when scoped_sessions.has_ticket then 1 end) as sessions_with_ticket
+    from scoped_sessions
+    inner join session_channels on scoped_sessions.session_id = session_channels.session_id
+    group by
+        scoped_sessions.session_date,
+        scoped_sessions.account_id,
+        scoped_sessions.bot_id,
+        session_channels.channel
+)
+
+select * from final

@@ -1,0 +1,46 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_range',
+        replace_keys=['account_id', 'bot_id'],
+        replace_column='session_date',
+        replace_ranges='int_session_days_changed',
+    )
+}}
+
+{#- Sessions consumed per day and bot, without a channel split (each session once). -#}
+
+with
+
+day_ranges as (
+    select * from {{ ref('int_session_days_changed') }}
+),
+
+sessions as (
+    select * from {{ ref('fct_sessions') }}
+),
+
+scoped_sessions as (
+    select sessions.*
+    from sessions
+    {% if is_incremental() %}
+    inner join day_ranges
+        on sessions.account_id = day_ranges.account_id
+        and sessions.bot_id = day_ranges.bot_id
+    where sessions.session_date >= day_ranges.replace_from
+    {% endif %}
+),
+
+final as (
+    select
+        session_date,
+        account_id,
+        bot_id,
+        count(*) as sessions,
+        sum(ticket_count) as tickets,
+        count(case when has_ticket then 1 end) as sessions_with_ticket
+    from scoped_sessions
+    group by session_date, account_id, bot_id
+)
+
+select * from final

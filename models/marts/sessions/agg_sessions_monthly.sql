@@ -1,0 +1,23 @@
+{#- Monthly sessions per bot and channel, summed from the daily rollup (a session has exactly
+    one session_date, so it lands in exactly one month). Small: rebuilt on every run. -#}
+
+with
+
+daily as (
+    select * from {{ ref('agg_sessions_daily') }}
+),
+
+final as (
+    select
+        cast({{ dbt.date_trunc('month', 'session_date') }} as date) as session_month,
+        account_id,
+        bot_id,
+        channel,
+        sum(sessions) as sessions,
+        sum(tickets) as tickets,
+        sum(sessions_with_ticket) as sessions_with_ticket
+    from daily
+    group by 1, account_id, bot_id, channel
+)
+
+select * from final

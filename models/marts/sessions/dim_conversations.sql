@@ -1,0 +1,136 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='conversation_id',
+        incremental_strategy='delete+insert',
+    )
+}}
+
+{#- Conversations touched by this run are recomputed by merging their previous row with the
+    scoped events (events only ever get added, so min/max merge exactly) and recounting
+    sessions and tickets from the already-updated bridge and ticket marts. -#}
+
+with
+
+events as (
+    select * from {{ ref('int_events_sessionized') }}
+    where conversation_id is not null
+),
+
+bridge as (
+    select * from {{ ref('bridge_session_conversations') }}
+),
+
+tickets as (
+    select * from {{ ref('fct_tickets') }}
+),
+
+ordered_events as (
+    select
+        *,
+        row_number() over (partition by conversation_id order by occurred_at, event_id)
+            as position_in_conversation
+    from events
+),
+
+scoped_summary as (
+    select
+        conversation_id,
+        min(occurred_at) as conversation_created_at,
+        max(occurred_at) as conversation_updated_at,
+        max(case when position_in_conversation = 1 then event_id end) as first_event_id,
+        max(case when position_in_conversation = 1 then account_id end) as account_id,
+        max(case when position_in_conversation = 1 then bot_id end) as bot_id,
+        max(case when position_in_conversation = 1 then customer_id end) as customer_id,
+        max(case when position_in_conversation = 1 then channel end) as channel
+    from ordered_events
+    group by conversation_id
+),
+
+{% if is_incremental() %}
+previous as (
+    select previous_rows.*
+    from {{ this }} as previous_rows
+    inner join scoped_summary on previous_rows.conversation_id = scoped_summary.conversation_id
+),
+
+merged as (
+    select
+        scoped_summary.conversation_id,
+        least(scoped_summary.conversation_created_at, coalesce(previous.conversation_created_at, scoped_summary.conversation_created_at)) as conversation_created_at,
+        greatest(scoped_summary.conversation_updated_at, coalesce(previous.conversation_updated_at, scoped_summary.conversation_updated_at)) as conversation_updated_at,
+        case
+            when
+                previous.conversation_id is null
+                or scoped_summary.conversation_created_at < previous.conversation_created_at
+                or (
+                    scoped_summary.conversation_created_at = previous.conversation_created_at
+                    and scoped_summary.first_event_id < previous.first_event_id
+                )
+                then 'scoped'
+            else 'previous'
+        end as first_event_source,
+        scoped_summary.first_event_id as scoped_first_event_id,
+        scoped_summary.account_id as scoped_account_id,
+        scoped_summary.bot_id as scoped_bot_id,
+        scoped_summary.customer_id as scoped_customer_id,
+        scoped_summary.channel as scoped_channel,
+        previous.first_event_id as previous_first_event_id,
+        previous.account_id as previous_account_id,
+        previous.bot_id as previous_bot_id,
+        previous.customer_id as previous_customer_id,
+        previous.channel as previous_channel
+    from scoped_summary
+    left join previous on scoped_summary.conversation_id = previous.conversation_id
+),
+
+summary as (
+    select
+        conversation_id,
+        conversation_created_at,
+        conversation_updated_at,
+        case when first_event_source = 'scoped' then scoped_first_event_id else previous_first_event_id end as first_event_id,
+        case when first_event_source = 'scoped' then scoped_account_id else previous_account_id end as account_id,
+        case when first_event_source = 'scoped' then scoped_bot_id else previous_bot_id end as bot_id,
+        case when first_event_source = 'scoped' then scoped_customer_id else previous_customer_id end as customer_id,
+        case when first_event_source = 'scoped' then scoped_channel else previous_channel end as channel
+    from merged
+),
+{% else %}
+summary as (
+    select * from scoped_summary
+),
+{% endif %}
+
+session_counts as (
+    select bridge.conversation_id, count(distinct bridge.session_id) as session_count
+    from bridge
+    inner join summary on bridge.conversation_id = summary.conversation_id
+    group by bridge.conversation_id
+),
+
+ticket_counts as (
+    select tickets.conversation_id, count(distinct tickets.ticket_id) as ticket_count
+    from tickets
+    inner join summary on tickets.conversation_id = summary.conversation_id
+    group by tickets.conversation_id
+),
+
+final as (
+    select
+        summary.conversation_id,
+        summary.account_id,
+        summary.bot_id,
+        summary.customer_id,
+        summary.channel,
+        summary.conversation_created_at,
+        summary.conversation_updated_at,
+        coalesce(session_counts.session_count, 0) as session_count,
+        coalesce(ticket_counts.ticket_count, 0) as ticket_count,
+        summary.first_event_id
+    from summary
+    left join session_counts on summary.conversation_id = session_counts.conversation_id
+    left join ticket_counts on summary.conversation_id = ticket_counts.conversation_id
+)
+
+select * from final

@@ -1,0 +1,262 @@
+"""The `botmeter` command: generate demo data, run the pipeline, look at the results.
+
+Runs go through Dagster's Python API against the local Dagster instance (DAGSTER_HOME, by
+default `.dagster/` in the project), so every CLI run shows up in `dagster dev`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+from orchestration import settings
+
+DAGSTER_HOME_DEFAULT = settings.PROJECT_ROOT / ".dagster"
+
+
+class CliError(Exception):
+    """A failure explained in one line; the CLI prints it and exits non-zero."""
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from exc
+
+
+def _ensure_dagster_home() -> Path:
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(DAGSTER_HOME_DEFAULT)))
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from orchestration.generator import generate
+
+    start = args.start or (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=args.days))
+    summary = generate(
+        Path(args.out), start=start, days=args.days, seed=args.seed, events_per_day=args.scale
+    )
+    print(
+        f"wrote {summary.lines} lines ({summary.events} events, {summary.duplicates} duplicates, "
+        f"{summary.malformed} malformed, {summary.late} late) in {len(summary.files)} files "
+        f"under {Path(args.out) / 'events'}"
+    )
+    return 0
+
+
+def run_pipeline(
+    landing: Path,
+    warehouse: Path,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    full_refresh: bool = False,
+) -> list[str]:
+    """Land the arrival dates present in `landing` (within start..end) and update every model.
+
+    Returns the per-partition summary lines. Raises CliError with a one-line cause.
+    """
+    from assets.landing import LandingError, list_arrival_dates
+
+    try:
+        dates, ignored = list_arrival_dates(landing)
+    except LandingError as exc:
+        raise CliError(str(exc)) from exc
+    for name in ignored:
+        print(f"ignored {landing / 'events' / name}: not an arrival-date folder (YYYY-MM-DD)")
+    dates = [d for d in dates if (start is None or d >= start) and (end is None or d <= end)]
+    dates = [d for d in dates if d >= settings.DATA_START_DATE]
+    if start and end and start > end:
+        raise CliError(f"--start {start} is after --end {end}")
+    if not dates:
+        raise CliError(f"no arrival folders to land under {landing / 'events'} in that range")
+    first, last = (start or dates[0]), (end or dates[-1])
+    return execute_job(landing, warehouse, first, last, full_refresh)
+
+
+def execute_job(
+    landing: Path, warehouse: Path, first: dt.date, last: dt.date, full_refresh: bool
+) -> list[str]:
+    import dagster as dg
+
+    _ensure_dagster_home()
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    from orchestration.dbt_assets import botmeter_dbt_project, prepare_manifest
+
+    prepare_manifest(botmeter_dbt_project())
+    from orchestration.definitions import defs
+
+    job = defs.get_job_def("botmeter_daily")
+    run_config = {
+        "ops": {
+            "raw__events": {"config": {"full_refresh": full_refresh}},
+            "botmeter_dbt_models": {"config": {"full_refresh": full_refresh}},
+        },
+        "resources": {
+            "warehouse": {
+                "config": {"warehouse_path": str(warehouse), "landing_path": str(landing)}
+            }
+        },
+    }
+    tags = {
+        "dagster/asset_partition_range_start": first.isoformat(),
+        "dagster/asset_partition_range_end": last.isoformat(),
+        "botmeter/full_refresh": str(full_refresh).lower(),
+    }
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            run_config=run_config, instance=instance, tags=tags, raise_on_error=False
+        )
+    if not result.success:
+        raise CliError(_first_failure(result))
+    return _partition_summaries(warehouse, first, last)
+
+
+def _first_failure(result) -> str:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data:
+            err = event.step_failure_data.error
+            message = (err.message if err else "").strip().splitlines()
+            cause = err.cause if err else None
+            while cause is not None and cause.cause is not None:
+                cause = cause.cause
+            detail = (cause.message.strip().splitlines() if cause else []) or message
+            return f"step {event.step_key} failed: {detail[0] if detail else 'unknown error'}"
+    return "run failed (see `dagster dev` for the run's logs)"
+
+
+def _partition_summaries(warehouse: Path, first: dt.date, last: dt.date) -> list[str]:
+    from orchestration.resources import connect
+
+    con = connect(warehouse, read_only=True)
+    try:
+        rows = con.execute(
+            """
+            select arrival_date, files, lines_read, accepted, rejected, duplicates_in_partition
+            from raw.load_audit where arrival_date between ? and ? order by arrival_date
+            """,
+            [first, last],
+        ).fetchall()
+    finally:
+        con.close()
+    return [
+        f"{d}: files={f} read={r} accepted={a} rejected={j} duplicates={u}"
+        for d, f, r, a, j, u in rows
+    ]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    landing = settings.landing_path(args.landing)
+    warehouse = settings.warehouse_path(args.warehouse)
+    for line in run_pipeline(landing, warehouse, args.start, args.end, args.full_refresh):
+        print(line)
+    print(f"warehouse: {warehouse}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from orchestration.generator import generate
+
+    landing = settings.landing_path(args.landing)
+    warehouse = settings.warehouse_path(args.warehouse)
+    end = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    start = end - dt.timedelta(days=args.days - 1)
+    summary = generate(landing, start=start, days=args.days, seed=args.seed,
+                       events_per_day=args.scale)
+    print(f"generated {summary.lines} lines for {start}..{end} under {landing / 'events'}")
+    for line in run_pipeline(landing, warehouse, start, end, full_refresh=True):
+        print(line)
+    print(
+        f"\nbuilt warehouse {warehouse}\n"
+        "look at it:\n"
+        f"  duckdb -readonly {warehouse} \"select * from marts.agg_sessions_monthly_total\"\n"
+        "  .venv/bin/botmeter ui        # Dagster UI with the asset graph and this run\n"
+        "tables: marts.fct_sessions, marts.bridge_session_conversations, "
+        "marts.dim_conversations, marts.fct_tickets, marts.agg_sessions_daily[_total], "
+        "marts.agg_sessions_monthly[_total], marts.rpt_session_usage, marts.rpt_session_explain"
+    )
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    _ensure_dagster_home()
+    dagster = Path(sys.executable).with_name("dagster")
+    return subprocess.call(
+        [str(dagster), "dev", "-w", str(settings.PROJECT_ROOT / "workspace.yaml"),
+         "-p", str(args.port)],
+        cwd=settings.PROJECT_ROOT,
+    )
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from orchestration.dbt_assets import dbt_executable
+
+    env = {**os.environ, settings.WAREHOUSE_ENV: str(settings.warehouse_path(args.warehouse))}
+    base = [dbt_executable(), "--quiet"]
+    prof = ["--profiles-dir", str(settings.PROJECT_ROOT / "dbt_project")]
+    subprocess.run([*base, "docs", "generate", *prof], check=True, env=env,
+                   cwd=settings.PROJECT_ROOT)
+    print(f"dbt docs generated in {settings.PROJECT_ROOT / 'target'}")
+    if args.serve:
+        return subprocess.call([*base, "docs", "serve", *prof, "--port", str(args.port)],
+                               env=env, cwd=settings.PROJECT_ROOT)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="botmeter", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write synthetic raw event files")
+    gen.add_argument("--out", required=True, help="landing folder to write events/<date>/ into")
+    gen.add_argument("--start", type=_date, help="first arrival date (default: DAYS ago)")
+    gen.add_argument("--days", type=int, default=30)
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--scale", type=int, default=2000, help="events per day on average")
+    gen.set_defaults(func=cmd_generate)
+
+    run = sub.add_parser("run", help="land arrival folders and update every model")
+    run.add_argument("--landing", help=f"landing folder (default ${settings.LANDING_ENV} or data/landing)")
+    run.add_argument("--warehouse", help=f"DuckDB file (default ${settings.WAREHOUSE_ENV} or data/warehouse.duckdb)")
+    run.add_argument("--start", type=_date, help="first arrival date to land")
+    run.add_argument("--end", type=_date, help="last arrival date to land")
+    run.add_argument("--full-refresh", action="store_true", help="rebuild everything from the raw files")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="generate demo data ending yesterday and build everything")
+    demo.add_argument("--landing")
+    demo.add_argument("--warehouse")
+    demo.add_argument("--days", type=int, default=45)
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--scale", type=int, default=3000)
+    demo.set_defaults(func=cmd_demo)
+
+    ui = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on this project")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=cmd_ui)
+
+    docs = sub.add_parser("docs", help="build the dbt docs site (and serve it with --serve)")
+    docs.add_argument("--warehouse")
+    docs.add_argument("--serve", action="store_true")
+    docs.add_argument("--port", type=int, default=8080)
+    docs.set_defaults(func=cmd_docs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CliError as exc:
+        print(f"botmeter: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Dagster resources: where the warehouse and the landing folder are."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from orchestration import settings
+
+
+class WarehouseLockedError(RuntimeError):
+    """Another process holds the warehouse file (DuckDB allows one writing process)."""
+
+
+def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse, failing fast with a clear message when another process holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise WarehouseLockedError(
+                f"warehouse {path} is in use by another process (another botmeter run, "
+                f"dagster or a SQL client holding it open); botmeter does not wait: retry "
+                f"when it is done, and point BI tools at the published copy instead"
+            ) from exc
+        raise
+    con.execute("set TimeZone = 'UTC'")
+    return con
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse and the landing folder. Empty fields fall back to the
+    BOTMETER_WAREHOUSE / BOTMETER_LANDING environment variables, read at run time."""
+
+    warehouse_path: str = ""
+    landing_path: str = ""
+
+    def resolved_warehouse(self) -> Path:
+        return settings.warehouse_path(self.warehouse_path or None)
+
+    def resolved_landing(self) -> Path:
+        return settings.landing_path(self.landing_path or None)
+
+    @contextlib.contextmanager
+    def connection(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = connect(self.resolved_warehouse(), read_only=read_only)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextlib.contextmanager
+    def dbt_environment(self) -> Iterator[None]:
+        """dbt reads the warehouse path from BOTMETER_WAREHOUSE (see dbt_project/profiles.yml)."""
+        previous = os.environ.get(settings.WAREHOUSE_ENV)
+        os.environ[settings.WAREHOUSE_ENV] = str(self.resolved_warehouse())
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop(settings.WAREHOUSE_ENV, None)
+            else:
+                os.environ[settings.WAREHOUSE_ENV] = previous

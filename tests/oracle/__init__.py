@@ -1,0 +1,58 @@
+"""Plain-Python oracle for botmeter's session, impression and usage rules.
+
+See ``tests/oracle/rules.py`` for the rules and the modelling choices.
+"""
+
+from .rules import (
+    DEFAULT_TIMEOUT_MINUTES,
+    DEFAULT_WINDOW_HOURS,
+    STAGING_CUTOFF,
+    Session,
+    SessionModel,
+    api_daily,
+    containment_daily,
+    conversations,
+    event_order,
+    explain_sessions,
+    impressions,
+    impressions_daily,
+    intents_daily,
+    normalize_events,
+    percentile_cont,
+    session_conversations,
+    sessions,
+    sessions_daily,
+    sessions_daily_total,
+    sessions_monthly,
+    sessions_monthly_total,
+    stage,
+    tickets,
+    usage_daily,
+)
+
+__all__ = [
+    "DEFAULT_TIMEOUT_MINUTES",
+    "DEFAULT_WINDOW_HOURS",
+    "STAGING_CUTOFF",
+    "Session",
+    "SessionModel",
+    "api_daily",
+    "containment_daily",
+    "conversations",
+    "event_order",
+    "explain_sessions",
+    "impressions",
+    "impressions_daily",
+    "intents_daily",
+    "normalize_events",
+    "percentile_cont",
+    "session_conversations",
+    "sessions",
+    "sessions_daily",
+    "sessions_daily_total",
+    "sessions_monthly",
+    "sessions_monthly_total",
+    "stage",
+    "tickets",
+    "usage_daily",
+]
