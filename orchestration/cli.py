@@ -63,7 +63,12 @@ def run_pipeline(
     Returns the per-partition summary lines. Raises CliError with a one-line cause.
     """
     from assets.landing import LandingError, list_arrival_dates
+    from checks.config_validation import ConfigError, validate_configuration
 
+    try:  # before anything is written: a corrupted configuration must not touch data
+        validate_configuration()
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
     try:
         dates, ignored = list_arrival_dates(landing)
     except LandingError as exc:
@@ -209,6 +214,39 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """The Session Usage report from the published (read-only) warehouse."""
+    from orchestration import report as rpt
+
+    published = settings.published_path(args.warehouse) if args.warehouse else settings.published_path()
+    if args.warehouse and not published.stem.endswith("_published"):  # the working file given
+        sibling = settings.published_path(warehouse=published)
+        published = sibling if sibling.exists() else published
+    split = lambda values: [v.strip() for item in values or [] for v in item.split(",") if v.strip()]  # noqa: E731
+    try:
+        data = rpt.build_report(
+            published, args.start, args.end, account=split(args.account), bot=split(args.bot),
+            channel=split(args.channel), customer=split(args.customer),
+            conversation=split(args.conversation),
+        )
+    except rpt.ReportError as exc:
+        raise CliError(str(exc)) from exc
+    if args.format == "html":
+        from orchestration.dashboard import render_html
+
+        text = render_html(data)
+    else:
+        text = {"text": rpt.to_text, "json": rpt.to_json, "csv": rpt.to_csv}[args.format](data)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote {args.format} report to {args.out}", file=sys.stderr)
+    elif args.format == "html":
+        raise CliError("--format html needs --out FILE")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="botmeter", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -246,6 +284,17 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--serve", action="store_true")
     docs.add_argument("--port", type=int, default=8080)
     docs.set_defaults(func=cmd_docs)
+
+    rep = sub.add_parser("report", help="the Session Usage report (text, json, csv or html)")
+    rep.add_argument("--warehouse", help="published DuckDB file, or the working one (its published copy is read)")
+    rep.add_argument("--from", dest="start", type=_date, help="first session date (default: TO minus 29 days)")
+    rep.add_argument("--to", dest="end", type=_date, help="last session date (default: newest data day)")
+    for name in ("account", "bot", "channel", "customer", "conversation"):
+        rep.add_argument(f"--{name}", action="append", metavar="VALUE",
+                         help=f"only sessions of this {name} (repeat or comma-separate)")
+    rep.add_argument("--format", choices=["text", "json", "csv", "html"], default="text")
+    rep.add_argument("--out", help="write to this file instead of stdout")
+    rep.set_defaults(func=cmd_report)
     return parser
 
 

@@ -5,23 +5,27 @@ Writes JSON Lines files shaped like a real chatbot platform's raw event export:
 
 The data deliberately contains the messiness the pipeline must handle: late arrivals,
 exact duplicates, malformed lines, explicit UTC offsets, conversations that cross
-midnight, multi-session conversations and sessions that span channels.
+midnight, conversations spanning several sessions and sessions spanning channels.
 
-How it stays fast (>= 500k events/s on one core, dominated by gzip):
+Pipeline per day (no Python loop per event anywhere):
 
-* Simulation happens per day in numpy arrays (one array per column, one block per
-  event type); there is no Python loop per event.
-* JSON rendering never formats values one by one: fixed-width parts (ids, timestamps,
-  customer ids) are written as ASCII digits into a ``uint8`` matrix, and variable parts
-  come from small pre-rendered vocabularies via Arrow ``take``. Arrow's
-  ``binary_join_element_wise`` then glues pieces together; optional keys are null pieces
-  that the join skips, so absent keys are omitted rather than written as ``null``.
-* The joined Arrow string array's data buffer *is* the file content, so it is handed
-  to zlib without building Python strings.
+1. *Simulate* the day's conversations and page loads as numpy columns, one row per event
+   (an "event table"). Every random choice, including how a row will be rendered (which
+   optional keys, which UTC offset), is a column, so rendering is a pure function of a row.
+2. *Route* rows to an arrival day and a file; late rows and next-day duplicates wait as
+   numpy rows (not text) until their arrival day.
+3. *Order* the rows arriving today by (file, random) -- files are not time-sorted -- and
+   *render* them in that order, in bounded chunks: fixed-width parts (ids, timestamps,
+   customer ids) are ASCII written into a ``uint8`` matrix, variable parts come from small
+   pre-rendered vocabularies via Arrow ``take``, and ``binary_join_element_wise`` glues the
+   pieces, skipping null pieces so absent keys are omitted rather than written as null.
+4. *Write*: the joined Arrow array's data buffer is the file content; a writer thread
+   gzips it (zlib releases the GIL) while the main thread renders the next chunk.
+   Malformed lines are spliced in at random row boundaries without copying.
 
-Determinism: every random draw comes from a ``SeedSequence`` keyed by ``(seed, day)``,
-ids come from a bijective integer hash of counters (globally unique by construction),
-and gzip headers carry no timestamp, so the same arguments give byte-identical files.
+Determinism: random draws come from ``SeedSequence`` streams keyed by ``(seed, day)``;
+ids are a bijective hash of counters (unique by construction); gzip headers carry no
+mtime. Same arguments, byte-identical files.
 """
 
 from __future__ import annotations
@@ -31,15 +35,16 @@ import datetime as dt
 import os
 import time
 import zlib
-from collections import defaultdict
-from dataclasses import dataclass, field
+from collections import defaultdict, deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["GenerationSummary", "generate", "EVENT_TYPES", "REQUIRED_FIELDS"]
+__all__ = ["EVENT_TYPES", "REQUIRED_FIELDS", "GenerationSummary", "generate"]
 
 # --------------------------------------------------------------------------------------
 # Catalogue: the fixed vocabulary the simulation draws from
@@ -97,27 +102,29 @@ INTENTS = (
     "cancel_subscription",
     "greeting",
     "goodbye",
+    "fallback",  # last: used exactly when is_fallback would be true
 )
-FALLBACK_INTENT = "fallback"
 APIS = ("order_status", "crm_lookup", "calendar_slots", "payment_gateway", "kb_search")
 OK_CODES, OK_P = (200, 201, 204), (0.90, 0.06, 0.04)
 ERROR_CODES = (400, 401, 404, 409, 429, 500, 502, 503, 504)
 KPIS = ("order_tracked", "appointment_booked", "faq_resolved", "lead_captured", "payment_completed")
-ENTRY_POINTS = ("launcher", "deeplink", "qr_code")
-CLOSE_REASONS = {A_USER: "user_closed", A_BOT: "resolved", A_SYSTEM: "inactivity_timeout"}
+ENTRY_POINTS = ("launcher", "deeplink", "qr_code", "proactive")  # last: bot-initiated
+CLOSE_REASONS = ("user_closed", "resolved", "inactivity_timeout")  # by user / bot / system
 REFERRERS = ("google", "direct", "email", "facebook")
-TZ_OFFSETS_MIN = (120, -300, 330, 540, -180, 60, 0, -480)
+# Explicit offsets (minutes) for ~5% of occurred_at values; index 0 means "Z".
+TZ_OFFSETS_MIN = (0, 120, -300, 330, 540, -180, 60, 0, -480)
+MALFORMED_KINDS = ("truncated_json", "json_array", "missing_field", "unknown_type", "bad_timestamp")
 
 # --------------------------------------------------------------------------------------
-# Simulation knobs (shares are of events unless stated otherwise)
+# Simulation knobs (shares of events unless stated otherwise)
 # --------------------------------------------------------------------------------------
 
 DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
 MIN_MS = 60_000
-WEEKDAY_FACTOR, WEEKEND_FACTOR = 1.1, 0.75  # 5 * 1.1 + 2 * 0.75 == 7: mean stays 1
+WEEKDAY_FACTOR, WEEKEND_FACTOR = 1.1, 0.75  # 5 * 1.1 + 2 * 0.75 == 7: weekly mean stays 1
 # UTC diurnal curve: quiet at night, peak mid-afternoon UTC (EU + US overlap).
-_HOURS = np.arange(24)
-HOUR_P = 0.15 + np.exp(-0.5 * ((_HOURS - 14.5) / 4.0) ** 2)
+HOUR_P = 0.15 + np.exp(-0.5 * ((np.arange(24) - 14.5) / 4.0) ** 2)
 HOUR_P = HOUR_P / HOUR_P.sum()
 
 IMPRESSION_SHARE = 0.22  # of daily events
@@ -133,12 +140,11 @@ P_SECOND_BOT = 0.35  # customers that use a second bot of their account
 P_LINKED_IMPRESSION = 0.60  # web conversations preceded by a page load
 P_REPEAT_VISIT = 0.15  # impressions followed by a revisit within 24h
 P_IMPRESSION_ACTOR = 0.35  # impressions carrying actor "user" (downstream must ignore it)
-P_TZ_OFFSET = 0.05  # occurred_at written with an explicit non-Z offset
-P_BOT_NAME, P_BOT_VERSION = 0.80, 0.90
+P_TZ_OFFSET = 0.05  # occurred_at written with an explicit offset instead of Z
+P_BOT_NAME, P_BOT_VERSION = 0.60, 0.90
 P_STATUS_ERROR, P_STATUS_MISSING = 0.03, 0.005
 LATE_MAX_DAYS = 3
 P_DUP_NEXT_DAY, P_DUP_OTHER_FILE = 0.30, 0.20  # the rest land in the same file
-MALFORMED_KINDS = ("truncated_json", "json_array", "missing_field", "unknown_type", "bad_timestamp")
 
 EVENTS_PER_CONVERSATION = (
     1  # started
@@ -147,6 +153,24 @@ EVENTS_PER_CONVERSATION = (
     + P_KPI
     + P_CLOSE
 )
+
+# Optional type-specific keys share four "slots": keys in one slot never occur on the same
+# event type, so each slot is one nullable piece when rendering.
+SLOTS = (
+    ("page_url", "intent", "api_name", "kpi_name"),
+    ("confidence", "status_code", "value"),
+    ("is_fallback", "latency_ms"),
+    ("text_props", "entry_props", "close_props", "referrer_props"),
+)
+# Fixed-width start of every line: (literal, width of the field that follows it); the
+# customer number width (None) depends on the pool size. The UTC offset comes next.
+HEAD_LAYOUT = (('{"event_id":"evt_', 16), ('","customer_id":"cus_', None),
+               ('","occurred_at":"', 23))
+
+
+RENDER_CHUNK = 65_536  # rows rendered at once: bounds memory whatever the day size
+MAX_INFLIGHT = 4  # rendered chunks queued for the writer thread
+WRITE_SLICE = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -163,18 +187,18 @@ class GenerationSummary:
     late: int  # distinct events whose arrival folder is after their occurred_at date
     conversations: int = 0
 
-    @property
-    def events_dir(self) -> Path | None:
-        return self.files[0].parent.parent if self.files else None
-
 
 # --------------------------------------------------------------------------------------
 # Vectorized string helpers
 # --------------------------------------------------------------------------------------
 
-_STR = pa.large_string()  # 64-bit offsets: a day's lines may exceed 2 GiB
+_STR = pa.large_string()  # 64-bit offsets: a day's text may exceed 2 GiB
+# Lookup tables turn numbers into ASCII with one 1-D ``np.take`` per field (much faster
+# than per-digit arithmetic or 2-D fancy indexing); tables hold fixed-size byte strings.
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-_HEX2 = np.stack([_HEX[np.arange(256) >> 4], _HEX[np.arange(256) & 15]], axis=1)
+_HEX4 = np.ascontiguousarray(_HEX[(np.arange(65536)[:, None] >> np.array([12, 8, 4, 0])) & 15])
+_HEX4 = _HEX4.view(np.uint32).ravel()  # uint16 -> its 4 hex chars as one uint32
+_BIG_ENDIAN_QUARTERS = slice(None, None, -1) if np.little_endian else slice(None)
 
 
 def _mix64(x: np.ndarray) -> np.ndarray:
@@ -189,101 +213,105 @@ def _mix64(x: np.ndarray) -> np.ndarray:
 
 
 def _hex16(values: np.ndarray) -> np.ndarray:
-    """uint64 -> (n, 16) ASCII lowercase hex, via a byte lookup table."""
-    raw = values.astype(">u8").view(np.uint8).reshape(-1, 8)
-    return _HEX2[raw].reshape(-1, 16)
+    """uint64 -> (n, 16) ASCII lowercase hex."""
+    quarters = np.ascontiguousarray(values, dtype=np.uint64).view(np.uint16).reshape(-1, 4)
+    return np.take(_HEX4, quarters[:, _BIG_ENDIAN_QUARTERS]).view(np.uint8).reshape(-1, 16)
+
+
+def _table(rows: np.ndarray) -> np.ndarray:
+    """(k, w) uint8 rows -> 1-D array of w-byte items, for fast ``_gather``."""
+    return np.ascontiguousarray(rows, dtype=np.uint8).view(f"V{rows.shape[1]}").ravel()
+
+
+def _gather(table: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Rows of a ``_table`` -> (n, w) uint8."""
+    return np.take(table, idx).view(np.uint8).reshape(len(idx), table.itemsize)
 
 
 def _digits(values: np.ndarray, width: int) -> np.ndarray:
-    """Non-negative ints -> (n, width) zero-padded ASCII digits."""
+    """Non-negative ints -> (n, width) zero-padded ASCII digits (used to build tables)."""
     powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
     return ((values.astype(np.int64)[:, None] // powers) % 10 + 48).astype(np.uint8)
 
 
-def _ascii(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode(), dtype=np.uint8)
+_MILLIS = _table(_digits(np.arange(1000), 3))
+_HMS = np.arange(86400)
+_HMS = _table(np.concatenate(  # "HH:MM:SS" for every second of the day
+    [_digits(_HMS // 3600, 2), np.full((86400, 1), ord(":"), np.uint8),
+     _digits(_HMS // 60 % 60, 2), np.full((86400, 1), ord(":"), np.uint8),
+     _digits(_HMS % 60, 2)], axis=1))
 
 
-def _timestamps(t_ms: np.ndarray, offset_min: int | None) -> np.ndarray:
-    """Render epoch ms as ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (or ``...+HH:MM``) into a matrix.
+def _clock_into(out: np.ndarray, local_ms: np.ndarray) -> None:
+    """Write ``YYYY-MM-DDTHH:MM:SS.mmm`` for epoch ms into the (n, 23) view ``out``.
 
-    The date part is looked up per distinct day (a block spans a few days at most),
-    the time of day is pure digit arithmetic.
+    Dates come from a table of the few distinct days present, times from per-second and
+    per-millisecond tables.
     """
-    local = t_ms if not offset_min else t_ms + offset_min * MIN_MS
-    days, ms_of_day = np.divmod(local, DAY_MS)
-    if offset_min is None:
-        suffix = "Z"
-    else:
-        sign = "+" if offset_min >= 0 else "-"
-        suffix = f"{sign}{abs(offset_min) // 60:02d}:{abs(offset_min) % 60:02d}"
-    out = np.empty((len(t_ms), 23 + len(suffix)), dtype=np.uint8)
-    out[:] = _ascii("0000-00-00T00:00:00.000" + suffix)
-    if len(t_ms) == 0:
-        return out
+    if len(local_ms) == 0:
+        return
+    days, ms_of_day = np.divmod(local_ms, DAY_MS)
+    seconds, ms = np.divmod(ms_of_day, 1000)
     first = int(days.min())
-    table_days = np.arange(first, int(days.max()) + 1).astype("datetime64[D]")
-    table = np.array([s.encode() for s in np.datetime_as_string(table_days)], dtype="S10")
-    out[:, :10] = table.view(np.uint8).reshape(-1, 10)[days - first]
-    hh, rest = np.divmod(ms_of_day, 3_600_000)
-    mm, rest = np.divmod(rest, MIN_MS)
-    clock = _digits(hh * 10_000_000 + mm * 100_000 + rest, 9)  # HHMMSSmmm
-    out[:, [11, 12, 14, 15, 17, 18, 20, 21, 22]] = clock
-    return out
+    span = np.arange(first, int(days.max()) + 1).astype("datetime64[D]")
+    dates = np.array([s.encode() for s in np.datetime_as_string(span)], dtype="S10")
+    out[:, :10] = _gather(dates.view("V10"), days - first)
+    out[:, 10] = ord("T")
+    out[:, 11:19] = _gather(_HMS, seconds)
+    out[:, 19] = ord(".")
+    out[:, 20:23] = _gather(_MILLIS, ms)
 
 
-def _matrix_strings(mat: np.ndarray) -> pa.Array:
-    """(n, w) uint8 matrix -> Arrow strings of width w, zero-copy."""
+def _utc_stamp(t_ms: int) -> str:
+    out = np.empty((1, 23), dtype=np.uint8)
+    _clock_into(out, np.array([t_ms], dtype=np.int64))
+    return out.tobytes().decode() + "Z"
+
+
+# Arrow arrays are built from raw buffers: cheaper than pa.array(), and never imports pandas.
+
+
+def _bitmap(valid: np.ndarray | None) -> pa.Buffer | None:
+    return None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little"))
+
+
+def _matrix_strings(mat: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    """(n, w) uint8 matrix -> Arrow strings of width w (null where not valid), zero-copy."""
     n, width = mat.shape
     offsets = np.arange(n + 1, dtype=np.int64) * width
-    mat = np.ascontiguousarray(mat)
-    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(mat))
+    return pa.LargeStringArray.from_buffers(
+        n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(mat)), _bitmap(valid))
 
 
 def _vocab(strings) -> pa.Array:
-    return pa.array(list(strings), type=_STR)
+    """Python strings -> Arrow strings (small vocabularies only)."""
+    encoded = [s.encode() for s in strings]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    return pa.LargeStringArray.from_buffers(
+        len(encoded), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded)))
 
 
-def _nullable_indices(idx: np.ndarray, valid: np.ndarray | None) -> pa.Array:
-    if valid is None:
-        return pa.array(idx)
-    return pa.array(np.where(valid, idx, 0), mask=~valid)
+def _literal(text: str) -> pa.Scalar:
+    return _vocab([text])[0]
 
 
-@dataclass(frozen=True)
-class _Vocab:
-    """A variable-width piece: ``vocab[idx]``, or key omitted where ``valid`` is False."""
-
-    vocab: pa.Array
-    idx: np.ndarray
-    valid: np.ndarray | None = None
-
-    def subset(self, rows: np.ndarray) -> _Vocab:
-        valid = None if self.valid is None else self.valid[rows]
-        return _Vocab(self.vocab, self.idx[rows], valid)
-
-    def render(self) -> pa.Array:
-        return self.vocab.take(_nullable_indices(self.idx, self.valid))
+def _indices(idx: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    """numpy ints -> Arrow int64 indices, null where not valid (``take`` then yields null)."""
+    idx = np.ascontiguousarray(idx if valid is None else np.where(valid, idx, 0), dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(idx), [_bitmap(valid), pa.py_buffer(idx)])
 
 
-@dataclass(frozen=True)
-class _Number:
-    """A numeric JSON value (``prefix`` + shortest float repr), omitted where not valid."""
+def _lookup(vocab: pa.Array, idx: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    return vocab.take(_indices(idx, valid))
 
-    prefix: str
-    values: np.ndarray
-    valid: np.ndarray | None = None
 
-    def subset(self, rows: np.ndarray) -> _Number:
-        valid = None if self.valid is None else self.valid[rows]
-        return _Number(self.prefix, self.values[rows], valid)
-
-    def render(self) -> pa.Array:
-        mask = None if self.valid is None else ~self.valid
-        text = pc.cast(pa.array(self.values, mask=mask), _STR)
-        return pc.binary_join_element_wise(
-            pa.scalar(self.prefix, _STR), text, pa.scalar("", _STR), null_handling="emit_null"
-        )
+def _line_buffer(lines: pa.Array) -> tuple[memoryview, np.ndarray]:
+    """Data buffer and offsets of a string array: its lines, back to back, zero-copy."""
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
+    offsets = offsets[lines.offset:lines.offset + len(lines) + 1]
+    data = lines.buffers()[2]
+    return (memoryview(data) if data is not None else memoryview(b"")), offsets
 
 
 # --------------------------------------------------------------------------------------
@@ -301,57 +329,37 @@ class _World:
     accounts: list[tuple[str, str, str, tuple[str, ...]]]
     bot_account: np.ndarray
     bot_ids: list[str]
-    bot_names: list[str]
-    bot_version_params: np.ndarray  # (bots, 4): major, minor0, interval_days, phase
-    page_start: np.ndarray  # per account: first index in page_vocab
+    page_start: np.ndarray  # per account: first index into the page_url vocabulary
     page_count: np.ndarray
-    page_vocab: pa.Array
-    cust_p: np.ndarray
+    cust_p: np.ndarray  # customer popularity
     cust_account: np.ndarray
     cust_bot1: np.ndarray
-    cust_bot2: np.ndarray
-    cust_channel: np.ndarray
-    cust_width: int
-    heavy: np.ndarray  # (k, 5): customer, page, first_day, n_days, minute
+    cust_bot2: np.ndarray  # == bot1 for single-bot customers
+    cust_channel: np.ndarray  # preferred channel
+    cust_digits: np.ndarray  # _table of the zero-padded customer numbers
+    heavy: np.ndarray  # (k, 5): customer, page, first_day, n_days, minute of the hour
     salts: dict[str, np.uint64]
-    vocabs: dict[str, pa.Array] = field(default_factory=dict)
+    # Rendering tables.
+    head_template: np.ndarray
+    tz_offset_ms: np.ndarray
+    tz_type_vocab: pa.Array  # index tz * len(EVENT_TYPES) + etype
+    context_vocab: pa.Array  # index ((bot * channels + channel) * 2 + has_name) * 5 + actor
+    version_vocab: pa.Array
+    version_idx: np.ndarray  # (bots, days) -> version_vocab index
+    slot_vocab: list[pa.Array]
+    slot_of: dict[str, tuple[int, int]]  # piece name -> (slot, offset in slot vocabulary)
 
-    def bot_versions(self, day: int) -> list[str]:
-        """Minor bump every interval (2-5 weeks), patch bumps in between."""
-        out = []
-        for major, minor0, interval, phase in self.bot_version_params.tolist():
-            cycle, pos = divmod(day + phase, interval)
-            out.append(f"{major}.{minor0 + cycle}.{pos * 3 // interval}")
-        return out
 
-    def context_vocab(self, day: int) -> pa.Array:
-        """Account/bot/channel/name/version/actor combos: one ``take`` renders them all.
-
-        Index = ((bot * channels + channel) * 4 + meta) * actors + actor, where meta bit 0
-        = bot_name present and bit 1 = bot_version present.
-        """
-        versions = self.bot_versions(day)
-        out = []
-        for b, bot_id in enumerate(self.bot_ids):
-            account = self.accounts[self.bot_account[b]][0]
-            for channel in CHANNELS:
-                base = f',"account_id":"acc_{account}","bot_id":"{bot_id}","channel":"{channel}"'
-                for meta in range(4):
-                    text = base
-                    if meta & 1:
-                        text += f',"bot_name":"{self.bot_names[b]}"'
-                    if meta & 2:
-                        text += f',"bot_version":"{versions[b]}"'
-                    for actor in ACTORS:
-                        out.append(text if actor is None else f'{text},"actor":"{actor}"')
-        return _vocab(out)
+def _bot_version(major: int, minor0: int, interval: int, phase: int, day: int) -> str:
+    """Minor bump every ``interval`` days (2-5 weeks), two patch bumps in between."""
+    cycle, pos = divmod(day + phase, interval)
+    return f"{major}.{minor0 + cycle}.{pos * 3 // interval}"
 
 
 def _build_world(seed: int, start: dt.date, days: int, events_per_day: int) -> _World:
     rng = np.random.default_rng(np.random.SeedSequence(seed % 2**64, spawn_key=(0,)))
     n_acc = int(rng.integers(3, 6))
-    picked = np.sort(rng.choice(len(ACCOUNTS), n_acc, replace=False))
-    accounts = [ACCOUNTS[i] for i in picked]
+    accounts = [ACCOUNTS[i] for i in np.sort(rng.choice(len(ACCOUNTS), n_acc, replace=False))]
     acc_weight = rng.uniform(0.5, 1.5, n_acc)
 
     bot_account, bot_ids, bot_names = [], [], []
@@ -363,32 +371,37 @@ def _build_world(seed: int, start: dt.date, days: int, events_per_day: int) -> _
             bot_names.append(f"{name} {BOT_ROLES[role]}")
     n_bots = len(bot_ids)
     bot_account = np.array(bot_account)
-    intervals = rng.integers(14, 36, n_bots)
-    version_params = np.stack(
-        [rng.integers(1, 3, n_bots), rng.integers(0, 7, n_bots), intervals,
-         (rng.random(n_bots) * intervals).astype(np.int64)], axis=1,
-    )
     acc_bot_start = np.searchsorted(bot_account, np.arange(n_acc))
     acc_bot_count = np.bincount(bot_account, minlength=n_acc)
+
+    intervals = rng.integers(14, 36, n_bots)
+    version_params = zip(rng.integers(1, 3, n_bots).tolist(), rng.integers(0, 7, n_bots).tolist(),
+                         intervals.tolist(), (rng.random(n_bots) * intervals).astype(int).tolist(),
+                         strict=True)
+    versions: dict[str, int] = {}
+    version_idx = np.array(
+        [[versions.setdefault(_bot_version(*params, day), len(versions)) for day in range(days)]
+         for params in version_params], dtype=np.int32)
 
     pages = [site + path for _s, _n, site, paths in accounts for path in paths]
     page_count = np.array([len(paths) for *_x, paths in accounts])
     page_start = np.concatenate([[0], np.cumsum(page_count)[:-1]])
 
     # Customer pool ~3 days' worth of conversations, so customers return across days;
-    # lognormal weights make some customers regulars without any single one dominating.
+    # lognormal popularity makes regulars without any single customer dominating.
     convs_per_day = events_per_day * (1 - IMPRESSION_SHARE) / EVENTS_PER_CONVERSATION
     n_cust = max(100, int(convs_per_day * 3))
     cust_p = rng.lognormal(0.0, 0.9, n_cust)
     cust_p /= cust_p.sum()
     cust_account = rng.choice(n_acc, n_cust, p=acc_weight / acc_weight.sum())
-    local1 = (rng.random(n_cust) * acc_bot_count[cust_account]).astype(np.int64)
+    n_own = acc_bot_count[cust_account]
+    local1 = (rng.random(n_cust) * n_own).astype(np.int64)
+    local2 = (local1 + 1 + (rng.random(n_cust) * (n_own - 1)).astype(np.int64)) % n_own
+    two = (rng.random(n_cust) < P_SECOND_BOT) & (n_own > 1)
     cust_bot1 = acc_bot_start[cust_account] + local1
-    other = (local1 + 1 + (rng.random(n_cust) * (acc_bot_count[cust_account] - 1)).astype(
-        np.int64)) % acc_bot_count[cust_account]
-    two = (rng.random(n_cust) < P_SECOND_BOT) & (acc_bot_count[cust_account] > 1)
-    cust_bot2 = np.where(two, acc_bot_start[cust_account] + other, cust_bot1)
+    cust_bot2 = np.where(two, acc_bot_start[cust_account] + local2, cust_bot1)
     cust_channel = rng.choice(len(CHANNELS), n_cust, p=CHANNEL_P)
+    cust_width = max(6, len(str(n_cust - 1)))
 
     # A few "heavy" visitors reload the same page every hour for a few days.
     n_heavy = 0 if events_per_day < 300 else int(min(5, max(1, events_per_day // 1500)))
@@ -400,96 +413,185 @@ def _build_world(seed: int, start: dt.date, days: int, events_per_day: int) -> _
          rng.integers(0, max(1, days - 2), n_heavy), rng.integers(3, 5, n_heavy),
          rng.integers(0, 60, n_heavy)], axis=1,
     ).reshape(-1, 5)
-
     salts = dict(zip(("event", "conv", "ticket"),
                      rng.integers(0, 2**63, 3, dtype=np.uint64), strict=True))
-    world = _World(
+
+    # --- rendering tables -------------------------------------------------------------
+    head = "".join(text + "0" * (width or cust_width) for text, width in HEAD_LAYOUT)
+    tz_suffix = [
+        "Z" if i == 0 else f"{'+' if m >= 0 else '-'}{abs(m) // 60:02d}:{abs(m) % 60:02d}"
+        for i, m in enumerate(TZ_OFFSETS_MIN)
+    ]
+    context = []
+    for b, bot_id in enumerate(bot_ids):
+        for channel in CHANNELS:
+            base = (f',"account_id":"acc_{accounts[bot_account[b]][0]}","bot_id":"{bot_id}",'
+                    f'"channel":"{channel}"')
+            for text in (base, f'{base},"bot_name":"{bot_names[b]}"'):
+                context += [text if a is None else f'{text},"actor":"{a}"' for a in ACTORS]
+    pieces = {
+        "page_url": [f',"page_url":"{p}"' for p in pages],
+        "intent": [f',"intent":"{i}"' for i in INTENTS],
+        "api_name": [f',"api_name":"{a}"' for a in APIS],
+        "kpi_name": [f',"kpi_name":"{k}"' for k in KPIS],
+        "confidence": [f',"confidence":{i / 1000:.3f}' for i in range(1001)],
+        "status_code": [f',"status_code":{c}' for c in (*OK_CODES, *ERROR_CODES)],
+        "value": [f',"value":{c // 100}.{c % 100:02d}' for c in range(100_000)],  # cents
+        "is_fallback": [',"is_fallback":false', ',"is_fallback":true'],
+        "latency_ms": [f',"latency_ms":{i}' for i in range(30_001)],
+        "text_props": [f',"properties":{{"text_length":{n}{lang}}}'
+                       for lang in ("", ',"lang":"en"', ',"lang":"de"') for n in range(400)],
+        "entry_props": [f',"properties":{{"entry_point":"{e}"}}' for e in ENTRY_POINTS],
+        "close_props": [f',"properties":{{"reason":"{r}"}}' for r in CLOSE_REASONS],
+        "referrer_props": [f',"properties":{{"referrer":"{r}"}}' for r in REFERRERS],
+    }
+    slot_vocab, slot_of = [], {}
+    for s, names in enumerate(SLOTS):
+        strings: list[str] = []
+        for name in names:
+            slot_of[name] = (s, len(strings))
+            strings += pieces[name]
+        slot_vocab.append(_vocab(strings))
+
+    return _World(
         seed=seed, start=start, days=days, events_per_day=events_per_day,
         start_ms=(start - dt.date(1970, 1, 1)).days * DAY_MS,
-        accounts=accounts, bot_account=bot_account, bot_ids=bot_ids, bot_names=bot_names,
-        bot_version_params=version_params, page_start=page_start, page_count=page_count,
-        page_vocab=_vocab(f',"page_url":"{p}"' for p in pages),
+        accounts=accounts, bot_account=bot_account, bot_ids=bot_ids,
+        page_start=page_start, page_count=page_count,
         cust_p=cust_p, cust_account=cust_account, cust_bot1=cust_bot1, cust_bot2=cust_bot2,
-        cust_channel=cust_channel, cust_width=max(6, len(str(n_cust - 1))),
+        cust_channel=cust_channel, cust_digits=_table(_digits(np.arange(n_cust), cust_width)),
         heavy=heavy, salts=salts,
+        head_template=np.frombuffer(head.encode(), dtype=np.uint8),
+        tz_offset_ms=np.array(TZ_OFFSETS_MIN, dtype=np.int64) * MIN_MS,
+        tz_type_vocab=_vocab(f'{z}","event_type":"{e}"' for z in tz_suffix for e in EVENT_TYPES),
+        context_vocab=_vocab(context),
+        version_vocab=_vocab(f',"bot_version":"{v}"' for v in versions),
+        version_idx=version_idx, slot_vocab=slot_vocab, slot_of=slot_of,
     )
-    world.vocabs = {
-        "intent": _vocab(f',"intent":"{i}"' for i in (*INTENTS, FALLBACK_INTENT)),
-        "confidence": _vocab(f',"confidence":{i / 1000:.3f}' for i in range(1001)),
-        "fallback": _vocab((',"is_fallback":false', ',"is_fallback":true')),
-        "api": _vocab(f',"api_name":"{a}"' for a in APIS),
-        "status": _vocab(f',"status_code":{c}' for c in (*OK_CODES, *ERROR_CODES)),
-        "latency": _vocab(f',"latency_ms":{i}' for i in range(30_001)),
-        "kpi": _vocab(f',"kpi_name":"{k}"' for k in KPIS),
-        "text": _vocab(
-            f',"properties":{{"text_length":{n}{lang}}}'
-            for lang in ("", ',"lang":"en"', ',"lang":"de"') for n in range(1, 401)
-        ),
-        "entry": _vocab(f',"properties":{{"entry_point":"{e}"}}' for e in (*ENTRY_POINTS, "proactive")),
-        "close": _vocab(f',"properties":{{"reason":"{r}"}}' for r in CLOSE_REASONS.values()),
-        "referrer": _vocab(f',"properties":{{"referrer":"{r}"}}' for r in REFERRERS),
-    }
-    return world
 
 
 # --------------------------------------------------------------------------------------
-# Simulation of one day: numpy columns grouped into per-event-type blocks
+# Event table: one numpy column per attribute, one row per event
 # --------------------------------------------------------------------------------------
 
+_COLUMNS = {
+    "t": np.int64,  # occurred_at, epoch ms UTC
+    "etype": np.int8,
+    "cust": np.int32,
+    "bot": np.int16,
+    "chan": np.int8,
+    "actor": np.int8,  # ACTORS code; 0 = key omitted
+    "conv": np.uint64,  # conversation key (valid where has_conv)
+    "has_conv": np.bool_,
+    "ticket": np.uint64,  # ticket key (valid where has_ticket)
+    "has_ticket": np.bool_,
+    **{f"slot{s}": np.int32 for s in range(len(SLOTS))},  # index into slot vocabulary
+    **{f"has_slot{s}": np.bool_ for s in range(len(SLOTS))},
+}
+# Added once a day's rows are final: key (event id source), gday (generation day, fixes the
+# bot_version), meta (bit 0 bot_name, bit 1 bot_version present), tz (TZ_OFFSETS_MIN index).
 
-@dataclass
-class _Block:
-    """Events of one type; columns are aligned numpy arrays."""
 
-    etype: str
-    t: np.ndarray  # occurred_at, epoch ms UTC
-    cust: np.ndarray
-    bot: np.ndarray
-    chan: np.ndarray
-    actor: np.ndarray  # ACTORS code, 0 = omitted
-    conv: np.ndarray | None = None  # conversation keys; None = no conversation_id
-    ticket: np.ndarray | None = None  # ticket keys (ticket_created only)
-    extras: list[_Vocab | _Number] = field(default_factory=list)
+class _Table:
+    """Aligned numpy columns; ``take``/``slice``/``concat`` apply to all of them."""
 
-    def subset(self, rows: np.ndarray) -> _Block:
-        pick = lambda a: None if a is None else a[rows]  # noqa: E731
-        return _Block(
-            self.etype, self.t[rows], self.cust[rows], self.bot[rows], self.chan[rows],
-            self.actor[rows], pick(self.conv), pick(self.ticket),
-            [e.subset(rows) for e in self.extras],
-        )
+    def __init__(self, cols: dict[str, np.ndarray]):
+        self.cols = cols
+
+    def __len__(self) -> int:
+        return len(self.cols["t"])
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.cols[name]
+
+    def take(self, rows: np.ndarray) -> _Table:
+        return _Table({k: v[rows] for k, v in self.cols.items()})
+
+    def slice(self, lo: int, hi: int) -> _Table:
+        return _Table({k: v[lo:hi] for k, v in self.cols.items()})
+
+    @staticmethod
+    def concat(tables: list[_Table]) -> _Table:
+        return _Table({k: np.concatenate([t.cols[k] for t in tables]) for k in tables[0].cols})
+
+
+class _Collector:
+    """Accumulates per-event-type column blocks during simulation."""
+
+    def __init__(self, w: _World):
+        self.w = w
+        self.parts: list[dict[str, np.ndarray]] = [
+            {k: np.zeros(0, dtype=d) for k, d in _COLUMNS.items()}]
+
+    def add(self, etype: str, t, cust, bot, chan, actor, conv=None, ticket=None, **pieces):
+        """Add events; ``pieces`` maps a slot piece name to (index, valid mask or None)."""
+        n = len(t)
+        cols = {
+            "t": t, "etype": np.full(n, EVENT_TYPES.index(etype)), "cust": cust, "bot": bot,
+            "chan": chan, "actor": np.broadcast_to(actor, (n,)),
+            "conv": np.zeros(n) if conv is None else conv, "has_conv": np.full(n, conv is not None),
+            "ticket": np.zeros(n) if ticket is None else ticket,
+            "has_ticket": np.full(n, ticket is not None),
+        }
+        for s in range(len(SLOTS)):
+            cols[f"slot{s}"], cols[f"has_slot{s}"] = np.zeros(n), np.zeros(n, dtype=bool)
+        for name, (idx, valid) in pieces.items():
+            s, offset = self.w.slot_of[name]
+            cols[f"slot{s}"] = offset + idx
+            cols[f"has_slot{s}"] = np.ones(n, dtype=bool) if valid is None else valid
+        self.parts.append({k: np.asarray(cols[k]).astype(d) for k, d in _COLUMNS.items()})
+
+    def table(self) -> _Table:
+        return _Table({k: np.concatenate([p[k] for p in self.parts]) for k in _COLUMNS})
+
+
+# --------------------------------------------------------------------------------------
+# Simulation of one day
+# --------------------------------------------------------------------------------------
 
 
 def _diurnal(rng: np.random.Generator, n: int) -> np.ndarray:
     """Milliseconds into the UTC day following the diurnal curve."""
-    return rng.choice(24, n, p=HOUR_P) * 3_600_000 + rng.integers(0, 3_600_000, n)
+    return rng.choice(24, n, p=HOUR_P) * HOUR_MS + rng.integers(0, HOUR_MS, n)
 
 
 def _pick(rng: np.random.Generator, p: float, n: int) -> np.ndarray:
     return rng.random(n) < p
 
 
-def _choice_actor(rng: np.random.Generator, actors: tuple[int, ...], p, n: int) -> np.ndarray:
-    return np.asarray(actors, dtype=np.int8)[rng.choice(len(actors), n, p=p)]
+def _simulate_day(w: _World, day: int, rng: np.random.Generator) -> tuple[_Table, int]:
+    """Events of conversations and visits starting on ``day``; returns (table, #convs).
 
-
-def _simulate_day(w: _World, day: int, rng: np.random.Generator) -> tuple[list[_Block], int]:
-    """All events whose conversation/visit starts on ``day``; returns (blocks, #convs)."""
+    Conversations may run past midnight; rows after the last day are dropped (the dataset
+    is a snapshot), so every occurred_at lies within [start, start + days).
+    """
     day_start = w.start_ms + day * DAY_MS
     weekend = (w.start + dt.timedelta(days=day)).weekday() >= 5
     factor = (WEEKEND_FACTOR if weekend else WEEKDAY_FACTOR) * np.clip(
         rng.normal(1.0, 0.04), 0.85, 1.15)
     target = int(round(w.events_per_day * factor))
-    if target == 0:
-        return [], 0
-    blocks, convs = _conversations(w, day, day_start, target, rng)
-    n_conv_events = sum(len(b.t) for b in blocks)
-    blocks += _impressions(w, day, day_start, target - n_conv_events, convs, rng)
-    return blocks, len(convs["start"])
+    out = _Collector(w)
+    n_convs = 0
+    if target > 0:
+        convs = _conversations(out, w, day, day_start, target, rng)
+        n_convs = len(convs["start"])
+        _impressions(out, w, day, day_start, target - sum(len(p["t"]) for p in out.parts),
+                     convs, rng)
+    table = out.table()
+    table = table.take(np.flatnonzero(table["t"] < w.start_ms + w.days * DAY_MS))
+    n = len(table)
+    table.cols["key"] = (np.uint64(day) << np.uint64(34)) + np.arange(n, dtype=np.uint64)
+    table.cols["gday"] = np.full(n, day, dtype=np.int32)
+    table.cols["meta"] = (_pick(rng, P_BOT_NAME, n) + 2 * _pick(rng, P_BOT_VERSION, n)).astype(
+        np.int8)
+    table.cols["tz"] = np.where(_pick(rng, P_TZ_OFFSET, n),
+                                rng.integers(1, len(TZ_OFFSETS_MIN), n), 0).astype(np.int8)
+    return table, n_convs
 
 
-def _conversations(w: _World, day: int, day_start: int, target: int, rng: np.random.Generator):
-    """Conversations as turn arrays; segmented cumsums give per-conversation clocks."""
+def _conversations(out: _Collector, w: _World, day: int, day_start: int, target: int,
+                   rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Conversations as turn arrays; segmented cumsums give each conversation its clock."""
     n_base = int(round(target * (1 - IMPRESSION_SHARE)
                        / (EVENTS_PER_CONVERSATION * (1 + P_FOLLOW_UP))))
     cust = rng.choice(len(w.cust_p), n_base, p=w.cust_p)
@@ -501,23 +603,21 @@ def _conversations(w: _World, day: int, day_start: int, target: int, rng: np.ran
     fu = np.flatnonzero(_pick(rng, P_FOLLOW_UP, n_base))
     cust = np.concatenate([cust, cust[fu]])
     bot = np.concatenate([bot, bot[fu]])
-    chan = np.concatenate([chan, (chan[fu] + rng.integers(1, len(CHANNELS), len(fu)))
-                           % len(CHANNELS)])
+    chan = np.concatenate(
+        [chan, (chan[fu] + rng.integers(1, len(CHANNELS), len(fu))) % len(CHANNELS)])
     start = np.concatenate([start, start[fu] + rng.integers(45_000, 300_000, len(fu))])
     n = len(start)
     conv = (np.uint64(day) << np.uint64(32)) + np.arange(n, dtype=np.uint64)
-    blocks: list[_Block] = []
 
-    def block(etype, rows, t, actor, extras=(), ticket=None):
-        blocks.append(_Block(etype, t, cust[rows], bot[rows], chan[rows],
-                             np.asarray(actor, dtype=np.int8), conv[rows], ticket, list(extras)))
+    def add(etype, rows, t, actor, **kw):
+        out.add(etype, t, cust[rows], bot[rows], chan[rows], actor, conv=conv[rows], **kw)
 
     # conversation_started: mostly the user opens it, sometimes the bot proactively.
     rows = np.arange(n)
-    actor = np.where(_pick(rng, 0.15, n), A_BOT, A_USER).astype(np.int8)
-    entry = np.where(actor == A_BOT, len(ENTRY_POINTS), rng.integers(0, len(ENTRY_POINTS), n))
-    block("conversation_started", rows, start, actor,
-          [_Vocab(w.vocabs["entry"], entry, _pick(rng, 0.6, n))])
+    actor = np.where(_pick(rng, 0.15, n), A_BOT, A_USER)
+    entry = np.where(actor == A_BOT, len(ENTRY_POINTS) - 1,
+                     rng.integers(0, len(ENTRY_POINTS) - 1, n))
+    add("conversation_started", rows, start, actor, entry_props=(entry, _pick(rng, 0.6, n)))
 
     # Turns: user message -> intent -> (api call) -> bot reply; then the user thinks.
     turns = 1 + np.minimum(rng.poisson(MEAN_EXTRA_TURNS, n), MAX_EXTRA_TURNS)
@@ -528,106 +628,93 @@ def _conversations(w: _World, day: int, day_start: int, target: int, rng: np.ran
     intent_delay = rng.integers(80, 900, m)
     has_api = _pick(rng, P_API, m)
     latency = np.clip(rng.lognormal(np.log(180), 0.8, m), 1, 30_000).astype(np.int64)
-    reply_delay = 700 + intent_delay + np.where(has_api, latency + 150, 0) + rng.integers(
-        0, 2500, m)
-    long_gap = _pick(rng, P_LONG_GAP, m)
+    reply_delay = (700 + intent_delay + np.where(has_api, latency + 150, 0)
+                   + rng.integers(0, 2500, m))
     think = np.where(
-        long_gap,
-        np.clip(rng.lognormal(np.log(40 * MIN_MS), 0.7, m), 10.5 * MIN_MS, 4 * 60 * MIN_MS),
+        _pick(rng, P_LONG_GAP, m),
+        np.clip(rng.lognormal(np.log(40 * MIN_MS), 0.7, m), 10.5 * MIN_MS, 4 * HOUR_MS),
         np.clip(rng.lognormal(np.log(35_000), 0.9, m), 2_000, 8 * MIN_MS),
     ).astype(np.int64)
     gap = np.empty(m, dtype=np.int64)
-    gap[1:] = reply_delay[:-1] + think[1:]
+    gap[1:] = reply_delay[:-1] + think[1:]  # next user message comes after the bot reply
     gap[first] = rng.integers(1_500, 20_000, n)
     clock = np.cumsum(gap)
     user_t = start[tc] + clock - np.repeat(clock[first] - gap[first], turns)
     reply_t = user_t + reply_delay
 
-    text_len = np.minimum(rng.geometric(1 / 35, m), 400) - 1
-    lang = rng.integers(0, 3, m)
-    block("message", tc, user_t, np.full(m, A_USER),
-          [_Vocab(w.vocabs["text"], lang * 400 + text_len, _pick(rng, 0.6, m))])
+    text_len = np.minimum(rng.geometric(1 / 35, m), 399)
+    lang = rng.integers(0, 3, m) * 400
+    add("message", tc, user_t, A_USER, text_props=(lang + text_len, _pick(rng, 0.6, m)))
 
     ri = np.flatnonzero(_pick(rng, P_INTENT, m))
     k = len(ri)
     confidence = np.clip(rng.beta(5, 2, k), 0, 1)
     fallback = confidence < 0.3
-    intent = np.where(fallback, len(INTENTS), rng.integers(0, len(INTENTS), k))
-    block("intent_matched", tc[ri], user_t[ri] + intent_delay[ri], np.full(k, A_BOT), [
-        _Vocab(w.vocabs["intent"], intent),
-        _Vocab(w.vocabs["confidence"], np.round(confidence * 1000).astype(np.int64)),
-        _Vocab(w.vocabs["fallback"], fallback.astype(np.int64), _pick(rng, 0.6, k)),
-    ])
+    add("intent_matched", tc[ri], user_t[ri] + intent_delay[ri], A_BOT,
+        intent=(np.where(fallback, len(INTENTS) - 1, rng.integers(0, len(INTENTS) - 1, k)), None),
+        confidence=(np.round(confidence * 1000), None),
+        is_fallback=(fallback, _pick(rng, 0.6, k)))
 
     ra = np.flatnonzero(has_api)
     k = len(ra)
     roll = rng.random(k)
-    status = np.where(roll < P_STATUS_ERROR,
-                      len(OK_CODES) + rng.integers(0, len(ERROR_CODES), k),
+    status = np.where(roll < P_STATUS_ERROR, len(OK_CODES) + rng.integers(0, len(ERROR_CODES), k),
                       rng.choice(len(OK_CODES), k, p=OK_P))
-    block("api_call", tc[ra], user_t[ra] + intent_delay[ra] + rng.integers(10, 150, k),
-          np.full(k, A_SYSTEM), [
-              _Vocab(w.vocabs["api"], rng.integers(0, len(APIS), k)),
-              _Vocab(w.vocabs["status"], status, roll < 1 - P_STATUS_MISSING),
-              _Vocab(w.vocabs["latency"], latency[ra]),
-          ])
+    add("api_call", tc[ra], user_t[ra] + intent_delay[ra] + rng.integers(10, 150, k), A_SYSTEM,
+        api_name=(rng.integers(0, len(APIS), k), None),
+        status_code=(status, roll < 1 - P_STATUS_MISSING),
+        latency_ms=(latency[ra], None))
 
-    block("message", tc, reply_t, np.full(m, A_BOT),
-          [_Vocab(w.vocabs["text"], lang * 400 + rng.integers(20, 300, m), _pick(rng, 0.6, m))])
+    add("message", tc, reply_t, A_BOT,
+        text_props=(lang + rng.integers(20, 300, m), _pick(rng, 0.6, m)))
 
-    # Hand-off to a human, KPI and close happen after the last bot reply.
+    # Hand-off to a human, KPI and close come after the last bot reply.
     end = reply_t[last].copy()
     rt = np.flatnonzero(_pick(rng, P_TICKET, n))
     k = len(rt)
     ticket_t = end[rt] + rng.integers(2_000, 90_000, k)
-    block("ticket_created", rt, ticket_t,
-          np.where(_pick(rng, 0.6, k), A_AGENT, A_SYSTEM),
-          ticket=(np.uint64(day) << np.uint64(32)) + rt.astype(np.uint64))
+    add("ticket_created", rt, ticket_t, np.where(_pick(rng, 0.6, k), A_AGENT, A_SYSTEM),
+        ticket=(np.uint64(day) << np.uint64(32)) + rt.astype(np.uint64))
     end[rt] = ticket_t
     rg = rt[_pick(rng, P_AGENT_MSG, k)]
     agent_t = end[rg] + rng.integers(30_000, 10 * MIN_MS, len(rg))
-    block("message", rg, agent_t, np.full(len(rg), A_AGENT),
-          [_Vocab(w.vocabs["text"], rng.integers(30, 400, len(rg)))])
+    add("message", rg, agent_t, A_AGENT, text_props=(rng.integers(30, 400, len(rg)), None))
     end[rg] = agent_t
 
     rk = np.flatnonzero(_pick(rng, P_KPI, n))
     k = len(rk)
     kpi = rng.integers(0, len(KPIS), k)
-    amount = np.round(rng.lognormal(3.5, 0.8, k), 2)
-    value = np.where(kpi == KPIS.index("payment_completed"), amount, 1.0)
+    cents = np.where(kpi == KPIS.index("payment_completed"),
+                     np.minimum(rng.lognormal(np.log(3500), 0.8, k), 99_999), 100)
     kpi_t = end[rk] + rng.integers(200, 20_000, k)
-    block("kpi_event", rk, kpi_t,
-          np.where(_pick(rng, 0.5, k), A_SYSTEM, A_NONE), [
-              _Vocab(w.vocabs["kpi"], kpi),
-              _Number(',"value":', value, _pick(rng, 0.7, k)),
-          ])
+    add("kpi_event", rk, kpi_t, np.where(_pick(rng, 0.5, k), A_SYSTEM, A_NONE),
+        kpi_name=(kpi, None), value=(cents.astype(np.int64), _pick(rng, 0.7, k)))
     end[rk] = np.maximum(end[rk], kpi_t)
 
     rc = np.flatnonzero(_pick(rng, P_CLOSE, n))
     k = len(rc)
-    actor = _choice_actor(rng, (A_USER, A_BOT, A_SYSTEM), (0.25, 0.15, 0.60), k)
-    delay = np.where(actor == A_SYSTEM, 30 * MIN_MS + rng.integers(0, 90_000, k),
+    closer = rng.choice(3, k, p=(0.25, 0.15, 0.60))  # user / bot / inactivity timeout
+    delay = np.where(closer == 2, 30 * MIN_MS + rng.integers(0, 90_000, k),
                      rng.integers(2_000, 60_000, k))
-    reason = np.select([actor == A_USER, actor == A_BOT], [0, 1], 2)
-    block("conversation_closed", rc, end[rc] + delay, actor,
-          [_Vocab(w.vocabs["close"], reason, _pick(rng, 0.5, k))])
-    return blocks, {"start": start, "cust": cust, "bot": bot, "chan": chan}
+    add("conversation_closed", rc, end[rc] + delay,
+        np.array([A_USER, A_BOT, A_SYSTEM])[closer], close_props=(closer, _pick(rng, 0.5, k)))
+    return {"start": start, "cust": cust, "bot": bot, "chan": chan}
 
 
-def _impressions(w: _World, day: int, day_start: int, budget: int, convs: dict,
-                 rng: np.random.Generator) -> list[_Block]:
+def _impressions(out: _Collector, w: _World, day: int, day_start: int, budget: int,
+                 convs: dict[str, np.ndarray], rng: np.random.Generator) -> None:
     """Page loads: before web conversations, standalone visits + revisits, heavy reloaders."""
     start, cust, bot, chan = convs["start"], convs["cust"], convs["bot"], convs["chan"]
     linked = np.flatnonzero((chan == 0) & _pick(rng, P_LINKED_IMPRESSION, len(start)))
     parts = [(np.maximum(start[linked] - rng.integers(5_000, 180_000, len(linked)), day_start),
-              cust[linked], bot[linked], None)]
+              cust[linked], bot[linked], np.full(len(linked), -1))]
 
     hv = w.heavy[(w.heavy[:, 2] <= day) & (day < w.heavy[:, 2] + w.heavy[:, 3])]
     reps = np.repeat(np.arange(len(hv)), 24)
-    heavy_t = (day_start + np.tile(np.arange(24), len(hv)) * 3_600_000
-               + hv[reps, 4] * MIN_MS + rng.integers(0, 30_000, len(reps)))
     heavy_cust = hv[reps, 0]
-    parts.append((heavy_t, heavy_cust, w.cust_bot1[heavy_cust], hv[reps, 1]))
+    parts.append((day_start + np.tile(np.arange(24), len(hv)) * HOUR_MS + hv[reps, 4] * MIN_MS
+                  + rng.integers(0, 30_000, len(reps)),
+                  heavy_cust, w.cust_bot1[heavy_cust], hv[reps, 1]))
 
     n_solo = max(0, int(round((budget - len(linked) - len(reps)) / (1 + P_REPEAT_VISIT))))
     solo_cust = rng.choice(len(w.cust_p), n_solo, p=w.cust_p)
@@ -635,158 +722,231 @@ def _impressions(w: _World, day: int, day_start: int, budget: int, convs: dict,
     acc = w.cust_account[solo_cust]
     solo_page = w.page_start[acc] + (rng.random(n_solo) * w.page_count[acc]).astype(np.int64)
     parts.append((solo_t, solo_cust, w.cust_bot1[solo_cust], solo_page))
-    again = np.flatnonzero(_pick(rng, P_REPEAT_VISIT, n_solo))
-    parts.append((solo_t[again] + rng.integers(5 * MIN_MS, 20 * 60 * MIN_MS, len(again)),
+    again = np.flatnonzero(_pick(rng, P_REPEAT_VISIT, n_solo))  # revisit within 24h
+    parts.append((solo_t[again] + rng.integers(5 * MIN_MS, 20 * HOUR_MS, len(again)),
                   solo_cust[again], w.cust_bot1[solo_cust[again]], solo_page[again]))
 
-    t = np.concatenate([p[0] for p in parts]).astype(np.int64)
-    icust = np.concatenate([p[1] for p in parts])
-    ibot = np.concatenate([p[2] for p in parts])
+    t, icust, ibot, page = (np.concatenate(col) for col in zip(*parts, strict=True))
     n = len(t)
     acc = w.cust_account[icust]
     random_page = w.page_start[acc] + (rng.random(n) * w.page_count[acc]).astype(np.int64)
-    fixed_page = np.concatenate(
-        [np.full(len(p[0]), -1) if p[3] is None else p[3] for p in parts])
-    page = np.where(fixed_page >= 0, fixed_page, random_page)
-    actor = np.where(_pick(rng, P_IMPRESSION_ACTOR, n), A_USER, A_NONE).astype(np.int8)
-    return [_Block("impression", t, icust, ibot, np.zeros(n, dtype=np.int64), actor, extras=[
-        _Vocab(w.page_vocab, page),
-        _Vocab(w.vocabs["referrer"], rng.integers(0, len(REFERRERS), n), _pick(rng, 0.3, n)),
-    ])]
+    out.add("impression", t, icust, ibot, np.zeros(n),
+            np.where(_pick(rng, P_IMPRESSION_ACTOR, n), A_USER, A_NONE),
+            page_url=(np.where(page >= 0, page, random_page), None),
+            referrer_props=(rng.integers(0, len(REFERRERS), n), _pick(rng, 0.3, n)))
 
 
 # --------------------------------------------------------------------------------------
-# Rendering blocks to JSON lines
+# Routing: arrival day and file of every row
 # --------------------------------------------------------------------------------------
 
 
-class _Renderer:
-    """Turns blocks into Arrow arrays of ``{...}\\n`` lines; owns the event-id counter."""
+def _route(table: _Table, w: _World, day: int, late_fraction: float, duplicate_fraction: float,
+           files_per_day: int, rng: np.random.Generator):
+    """Pick arrival day and file per event, and add duplicate copies.
 
-    def __init__(self, w: _World, day: int):
-        self.w = w
-        self.day = day
-        self.context = w.context_vocab(day)
-        self.counter = 0
+    Returns (row indices -- duplicates repeat a row --, arrival day, file, #late, #dups).
+    Arrival never precedes the occurred_at date; late arrivals past the last day are
+    clamped to the last folder.
+    """
+    n, last = len(table), w.days - 1
+    occurred_day = (table["t"] - w.start_ms) // DAY_MS
+    late = _pick(rng, late_fraction, n)
+    arrival = np.minimum(occurred_day + late * rng.integers(1, LATE_MAX_DAYS + 1, n), last)
+    file_no = rng.integers(0, files_per_day, n)
+    dup = np.flatnonzero(_pick(rng, duplicate_fraction, n))
+    mode = rng.random(len(dup))
+    dup_arrival = np.where(mode < P_DUP_NEXT_DAY, np.minimum(arrival[dup] + 1, last), arrival[dup])
+    other_file = (file_no[dup] + rng.integers(1, max(2, files_per_day), len(dup))) % files_per_day
+    to_other = (mode >= P_DUP_NEXT_DAY) & (mode < P_DUP_NEXT_DAY + P_DUP_OTHER_FILE)
+    n_late = int((arrival > occurred_day).sum())
+    return (np.concatenate([np.arange(n), dup]), np.concatenate([arrival, dup_arrival]),
+            np.concatenate([file_no, np.where(to_other, other_file, file_no[dup])]),
+            n_late, len(dup))
 
-    def render(self, block: _Block, rng: np.random.Generator) -> list[tuple[pa.Array, np.ndarray]]:
-        """Render a block; rows with an explicit UTC offset form their own sub-blocks
-        because their timestamp has a different width."""
-        n = len(block.t)
-        meta = (_pick(rng, P_BOT_NAME, n).astype(np.int64)
-                + 2 * _pick(rng, P_BOT_VERSION, n).astype(np.int64))
-        ctx_idx = ((block.bot * len(CHANNELS) + block.chan) * 4 + meta) * len(ACTORS) + block.actor
-        tz = np.where(_pick(rng, P_TZ_OFFSET, n), rng.integers(0, len(TZ_OFFSETS_MIN), n), -1)
-        out = []
-        for code in range(-1, len(TZ_OFFSETS_MIN)):
-            rows = np.flatnonzero(tz == code)
-            if len(rows) == 0:
-                continue
-            offset = None if code < 0 else TZ_OFFSETS_MIN[code]
-            sub = block.subset(rows) if len(rows) < n else block
-            out.append((self._render_rows(sub, ctx_idx[rows], offset), sub.t))
-        return out
 
-    def _render_rows(self, b: _Block, ctx_idx: np.ndarray, offset: int | None) -> pa.Array:
-        n = len(b.t)
-        keys = (np.uint64(self.day) << np.uint64(34)) + np.arange(
-            self.counter, self.counter + n, dtype=np.uint64)
-        self.counter += n
-        salts = self.w.salts
-        # Fixed-width head: written straight into a byte matrix.
-        segments: list[bytes | np.ndarray] = [
-            b'{"event_id":"evt_', _hex16(_mix64(keys ^ salts["event"])),
-            f'","event_type":"{b.etype}","occurred_at":"'.encode(), _timestamps(b.t, offset),
-            b'","customer_id":"cus_', _digits(b.cust, self.w.cust_width), b'"',
-        ]
-        if b.conv is not None:
-            segments += [b',"conversation_id":"conv_', _hex16(_mix64(b.conv ^ salts["conv"])),
-                         b'"']
-        if b.ticket is not None:
-            segments += [b',"ticket_id":"tkt_', _hex16(_mix64(b.ticket ^ salts["ticket"])), b'"']
-        widths = [len(s) if isinstance(s, bytes) else s.shape[1] for s in segments]
-        head = np.empty((n, sum(widths)), dtype=np.uint8)
-        pos = 0
-        for seg, width in zip(segments, widths, strict=True):
-            head[:, pos:pos + width] = np.frombuffer(seg, np.uint8) if isinstance(seg, bytes) else seg
-            pos += width
-        pieces = [_matrix_strings(head), self.context.take(pa.array(ctx_idx))]
-        pieces += [e.render() for e in b.extras]
-        pieces += [pa.scalar("}\n", _STR), pa.scalar("", _STR)]
-        return pc.binary_join_element_wise(*pieces, null_handling="skip")
+# --------------------------------------------------------------------------------------
+# Rendering rows to JSON lines
+# --------------------------------------------------------------------------------------
+
+
+def _field_positions(cust_width: int) -> list[tuple[int, int]]:
+    """(start, width) of each field in the fixed-width head."""
+    out, pos = [], 0
+    for text, width in HEAD_LAYOUT:
+        out.append((pos + len(text), width or cust_width))
+        pos += len(text) + (width or cust_width)
+    return out
+
+
+def _render(w: _World, tb: _Table) -> pa.Array:
+    """Rows -> Arrow strings ``{...}\\n``, one per row, same order. Pure function of rows."""
+    n = len(tb)
+    cw = w.cust_digits.itemsize
+    head = np.empty((n, len(w.head_template)), dtype=np.uint8)
+    head[:] = w.head_template
+    (id_at, _), (cust_at, _), _ = _field_positions(cw)
+    head[:, id_at:id_at + 16] = _hex16(_mix64(tb["key"] ^ w.salts["event"]))
+    head[:, cust_at:cust_at + cw] = _gather(w.cust_digits, tb["cust"])
+    _clock_into(head[:, -23:], tb["t"] + w.tz_offset_ms[tb["tz"]])
+    tz = tb["tz"].astype(np.int64)
+    pieces = [
+        _matrix_strings(head),
+        _lookup(w.tz_type_vocab, tz * len(EVENT_TYPES) + tb["etype"]),
+    ]
+    has_conv = tb["has_conv"]
+    if has_conv.any():
+        conv = np.empty((n, 42), dtype=np.uint8)
+        conv[:] = np.frombuffer(b',"conversation_id":"conv_' + b"0" * 16 + b'"', np.uint8)
+        conv[:, 25:41] = _hex16(_mix64(tb["conv"] ^ w.salts["conv"]))
+        pieces.append(_matrix_strings(conv, None if has_conv.all() else has_conv))
+    has_ticket = tb["has_ticket"]
+    if has_ticket.any():  # rare: render only ticket rows, then scatter with null indices
+        rows = np.flatnonzero(has_ticket)
+        ticket = np.empty((len(rows), 35), dtype=np.uint8)
+        ticket[:] = np.frombuffer(b',"ticket_id":"tkt_' + b"0" * 16 + b'"', np.uint8)
+        ticket[:, 18:34] = _hex16(_mix64(tb["ticket"][rows] ^ w.salts["ticket"]))
+        pieces.append(_lookup(_matrix_strings(ticket), np.cumsum(has_ticket) - 1, has_ticket))
+    meta = tb["meta"]
+    bot = tb["bot"].astype(np.int64)
+    pieces.append(_lookup(
+        w.context_vocab,
+        ((bot * len(CHANNELS) + tb["chan"]) * 2 + (meta & 1)) * len(ACTORS) + tb["actor"]))
+    pieces.append(_lookup(w.version_vocab, w.version_idx[bot, tb["gday"]], (meta & 2) > 0))
+    for s, vocab in enumerate(w.slot_vocab):
+        valid = tb[f"has_slot{s}"]
+        if valid.any():
+            pieces.append(_lookup(vocab, tb[f"slot{s}"], valid))
+    pieces += [_literal("}\n"), _literal("")]
+    return pc.binary_join_element_wise(*pieces, null_handling="skip")
 
 
 def _malformed_lines(w: _World, day: int, first_kind: int, count: int,
-                     rng: np.random.Generator) -> list[str]:
-    """Bad lines for one arrival day, cycling through MALFORMED_KINDS globally."""
+                     rng: np.random.Generator) -> list[bytes]:
+    """Bad lines for one arrival day, cycling through MALFORMED_KINDS across days."""
     if count == 0:
         return []
     # Keys with the top bit set never collide with real event keys (day << 34 | counter).
     keys = (np.uint64(1) << np.uint64(63)) + np.arange(first_kind, first_kind + count,
                                                         dtype=np.uint64)
     ids = [f"evt_{h.tobytes().decode()}" for h in _hex16(_mix64(keys ^ w.salts["event"]))]
-    t = w.start_ms + day * DAY_MS + rng.integers(0, DAY_MS, count)
-    stamps = [s.tobytes().decode() for s in _timestamps(t, None)]
-    date = (w.start + dt.timedelta(days=day)).isoformat()
+    times = (w.start_ms + day * DAY_MS + rng.integers(0, DAY_MS, count)).tolist()
     bot = int(rng.integers(0, len(w.bot_ids)))
     account = f"acc_{w.accounts[w.bot_account[bot]][0]}"
-    cus = f"cus_{0:0{w.cust_width}d}"
+    cus = "cus_" + w.cust_digits[0].tobytes().decode()
     lines = []
     for i in range(count):
         kind = MALFORMED_KINDS[(first_kind + i) % len(MALFORMED_KINDS)]
-        base = (f'"event_id":"{ids[i]}","event_type":"message","occurred_at":"{stamps[i]}",'
+        stamp = _utc_stamp(times[i])
+        if kind == "bad_timestamp":
+            stamp = stamp[:10] + "T25:61:00Z"
+        etype = "typing_indicator" if kind == "unknown_type" else "message"
+        body = (f'"event_id":"{ids[i]}","event_type":"{etype}","occurred_at":"{stamp}",'
                 f'"account_id":"{account}","bot_id":"{w.bot_ids[bot]}","channel":"web"')
         if kind == "truncated_json":
-            lines.append("{" + base[: 60 + i % 20])
+            line = "{" + body[: 60 + i % 20]
         elif kind == "json_array":
-            lines.append(f'["{ids[i]}","message","{stamps[i]}"]')
+            line = f'["{ids[i]}","message","{stamp}"]'
         elif kind == "missing_field":
-            lines.append("{" + base + ',"actor":"user"}')
-        elif kind == "unknown_type":
-            lines.append("{" + base.replace('"message"', '"typing_indicator"')
-                         + f',"customer_id":"{cus}"}}')
+            line = "{" + body + ',"actor":"user"}'
         else:
-            lines.append("{" + base.replace(stamps[i], f"{date}T25:61:00Z")
-                         + f',"customer_id":"{cus}"}}')
-    return [line + "\n" for line in lines]
+            line = "{" + body + f',"customer_id":"{cus}"}}'
+        lines.append((line + "\n").encode())
+    return lines
 
 
 # --------------------------------------------------------------------------------------
 # Writing
 # --------------------------------------------------------------------------------------
 
-_WRITE_CHUNK = 16 << 20
+
+class _FileSink:
+    """One output file, fed by the writer thread in order; atomically renamed on close."""
+
+    def __init__(self, path: Path, gzip_files: bool):
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.tmp")
+        self.gzip_files = gzip_files
+        self.fh = None
+        self.comp = None
+
+    def write(self, segments: list) -> None:
+        if self.fh is None:
+            self.fh = open(self.tmp, "wb")  # noqa: SIM115 -- closed in close()
+            # wbits=31: gzip container with zero mtime and no name, hence reproducible.
+            self.comp = zlib.compressobj(1, zlib.DEFLATED, 31) if self.gzip_files else None
+        for seg in segments:
+            for pos in range(0, len(seg), WRITE_SLICE):
+                piece = seg[pos:pos + WRITE_SLICE]
+                self.fh.write(self.comp.compress(piece) if self.comp else piece)
+
+    def close(self) -> None:
+        self.write([])
+        if self.comp:
+            self.fh.write(self.comp.flush())
+        self.fh.close()
+        os.replace(self.tmp, self.path)
 
 
-def _write_lines(path: Path, lines: pa.Array, gzip_files: bool) -> None:
-    """Write the array's data buffer as-is (lines already end in newline), atomically."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    view = memoryview(b"")
-    if len(lines):
-        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
-        lo, hi = int(offsets[lines.offset]), int(offsets[lines.offset + len(lines)])
-        view = memoryview(lines.buffers()[2])[lo:hi]
-    with open(tmp, "wb") as fh:
-        # wbits=31: gzip container with zero mtime and no name, hence reproducible.
-        comp = zlib.compressobj(1, zlib.DEFLATED, 31) if gzip_files else None
-        for pos in range(0, len(view), _WRITE_CHUNK):
-            chunk = view[pos:pos + _WRITE_CHUNK]
-            fh.write(comp.compress(chunk) if comp else chunk)
-        if comp:
-            fh.write(comp.flush())
-    os.replace(tmp, path)
+def _splice(lines: pa.Array, positions: np.ndarray, bad: list[bytes]) -> list:
+    """The chunk's bytes with ``bad[j]`` inserted before row ``positions[j]``, no copying."""
+    data, offsets = _line_buffer(lines)
+    segments, prev = [], int(offsets[0])
+    for pos, line in zip(positions.tolist(), bad, strict=True):
+        cut = int(offsets[pos])
+        segments += [data[prev:cut], line]
+        prev = cut
+    segments.append(data[prev:int(offsets[-1])])
+    return segments
 
 
-@dataclass
-class _Pending:
-    """Lines routed to a later arrival day, with their file number."""
+class _DayWriter:
+    """Orders, renders and streams one arrival day's rows; compression runs in a thread."""
 
-    lines: pa.Array
-    files: np.ndarray
+    def __init__(self, w: _World, gzip_files: bool):
+        self.w = w
+        self.gzip_files = gzip_files
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="botmeter-writer")
+        self.inflight: deque = deque()
+
+    def _submit(self, fn, *args) -> None:
+        self.inflight.append(self.pool.submit(fn, *args))
+        while len(self.inflight) > MAX_INFLIGHT:
+            self.inflight.popleft().result()
+
+    def write_day(self, table: _Table, bad: list[bytes], paths: list[Path],
+                  rng: np.random.Generator) -> int:
+        """Write ``table`` rows (with a ``file`` column) plus ``bad`` lines; returns #lines."""
+        n_files = len(paths)
+        perm = rng.permutation(len(table))  # files are not sorted by time
+        table = table.take(perm[np.argsort(table["file"][perm], kind="stable")])
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(table["file"], minlength=n_files))])
+        bad_file = rng.integers(0, n_files, len(bad))
+        for f, path in enumerate(paths):
+            lo, hi = int(bounds[f]), int(bounds[f + 1])
+            mine = [bad[i] for i in np.flatnonzero(bad_file == f)]
+            where = np.sort(rng.integers(0, hi - lo + 1, len(mine)))  # insert before row
+            sink = _FileSink(path, self.gzip_files)
+            for c0 in range(lo, hi, RENDER_CHUNK):
+                c1 = min(hi, c0 + RENDER_CHUNK)
+                sel = np.flatnonzero((where >= c0 - lo) & (where < c1 - lo))
+                lines = _render(self.w, table.slice(c0, c1))
+                self._submit(sink.write, _splice(lines, where[sel] - (c0 - lo),
+                                                 [mine[i] for i in sel]))
+            self._submit(sink.write, [mine[i] for i in np.flatnonzero(where == hi - lo)])
+            self._submit(sink.close)
+        return len(table) + len(bad)
+
+    def close(self) -> None:
+        try:
+            while self.inflight:
+                self.inflight.popleft().result()
+        finally:
+            self.pool.shutdown(wait=True)
 
 
 def _remove_stale_parts(folder: Path, keep: set[Path]) -> None:
-    """Old part files (e.g. from a run with other options) would corrupt the dataset."""
+    """Old part files (e.g. from a run with other options) would pollute the dataset."""
     for old in folder.glob("part-*.jsonl*"):
         if old not in keep:
             old.unlink()
@@ -811,8 +971,9 @@ def generate(
 ) -> GenerationSummary:
     """Generate ``days`` arrival folders of synthetic chatbot events under ``out_dir/events``.
 
-    Deterministic for given arguments. Memory is bounded by one day's events plus the
-    small late/duplicate tail waiting for later arrival days.
+    Deterministic for given arguments. Memory is bounded by one day's event table (numpy,
+    ~60 bytes/event), the late/duplicate rows waiting for later days and a few rendered
+    chunks; existing ``part-*`` files in the written folders are replaced.
     """
     if days < 1 or files_per_day < 1 or events_per_day < 0 or malformed_lines_per_day < 0:
         raise ValueError("days and files_per_day must be >= 1, counts must be >= 0")
@@ -823,87 +984,50 @@ def generate(
     w = _build_world(seed, start, days, events_per_day)
     root = Path(out_dir) / "events"
     suffix = ".jsonl.gz" if gzip_files else ".jsonl"
-    end_ms = w.start_ms + days * DAY_MS
-    pending: dict[int, list[_Pending]] = defaultdict(list)
+    pending: dict[int, list[_Table]] = defaultdict(list)  # arrival day -> rows waiting
     files: list[Path] = []
     totals = dict(events=0, lines=0, duplicates=0, malformed=0, late=0, conversations=0)
 
-    for day in range(days):
-        rng = np.random.default_rng(np.random.SeedSequence(seed % 2**64, spawn_key=(1, day)))
-        blocks, n_convs = _simulate_day(w, day, rng)
-        totals["conversations"] += n_convs
-        renderer = _Renderer(w, day)
-        chunks, stamps = [], []
-        for block in blocks:
-            keep = np.flatnonzero(block.t < end_ms)  # the snapshot ends with the last day
-            block = block.subset(keep) if len(keep) < len(block.t) else block
-            for lines, t in renderer.render(block, rng):
-                chunks.append(lines)
-                stamps.append(t)
-        t = np.concatenate(stamps) if stamps else np.zeros(0, dtype=np.int64)
-        n = len(t)
-        totals["events"] += n
+    writer = _DayWriter(w, gzip_files)
+    try:
+        for day in range(days):
+            rng = np.random.default_rng(np.random.SeedSequence(seed % 2**64, spawn_key=(1, day)))
+            table, n_convs = _simulate_day(w, day, rng)
+            rows, arrival, file_no, n_late, n_dup = _route(
+                table, w, day, late_fraction, duplicate_fraction, files_per_day, rng)
+            for when in np.unique(arrival).tolist():
+                sel = arrival == when
+                part = table.take(rows[sel])
+                part.cols["file"] = file_no[sel].astype(np.int16)
+                pending[when].append(part)
+            bad = _malformed_lines(w, day, totals["malformed"], malformed_lines_per_day, rng)
+            today = pending.pop(day, [])
+            today = _Table.concat(today) if today else _empty_routed(table)
 
-        # Arrival routing: late tail, duplicates, file numbers.
-        occurred_day = (t - w.start_ms) // DAY_MS
-        late = _pick(rng, late_fraction, n)
-        arrival = np.minimum(occurred_day + late * rng.integers(1, LATE_MAX_DAYS + 1, n), days - 1)
-        totals["late"] += int((arrival > occurred_day).sum())
-        file_no = rng.integers(0, files_per_day, n)
-        dup = np.flatnonzero(_pick(rng, duplicate_fraction, n))
-        mode = rng.random(len(dup))
-        dup_arrival = np.where(mode < P_DUP_NEXT_DAY, np.minimum(arrival[dup] + 1, days - 1),
-                               arrival[dup])
-        other = (file_no[dup] + 1 + rng.integers(0, max(1, files_per_day - 1), len(dup))) \
-            % files_per_day
-        dup_file = np.where((mode >= P_DUP_NEXT_DAY)
-                            & (mode < P_DUP_NEXT_DAY + P_DUP_OTHER_FILE), other, file_no[dup])
-        totals["duplicates"] += len(dup)
-        rows = np.concatenate([np.arange(n), dup])
-        arrival = np.concatenate([arrival, dup_arrival])
-        file_no = np.concatenate([file_no, dup_file])
-
-        # Everything arriving today, in one array: fresh rows, earlier days' tail, bad lines.
-        bad = _malformed_lines(w, day, totals["malformed"], malformed_lines_per_day, rng)
-        totals["malformed"] += len(bad)
-        waiting = pending.pop(day, [])
-        today = pa.concat_arrays([*chunks, *(p.lines for p in waiting), pa.array(bad, _STR)])
-        del chunks
-
-        for later in np.unique(arrival[arrival > day]).tolist():
-            sel = arrival == later
-            pending[later].append(_Pending(today.take(pa.array(rows[sel])), file_no[sel]))
-
-        sel = arrival == day
-        today_rows = [rows[sel]]
-        today_files = [file_no[sel]]
-        offset = n
-        for p in waiting:
-            today_rows.append(offset + np.arange(len(p.lines)))
-            today_files.append(p.files)
-            offset += len(p.lines)
-        today_rows.append(offset + np.arange(len(bad)))
-        today_files.append(rng.integers(0, files_per_day, len(bad)))
-        today_rows = np.concatenate(today_rows)
-        today_files = np.concatenate(today_files)
-
-        folder = root / (start + dt.timedelta(days=day)).isoformat()
-        folder.mkdir(parents=True, exist_ok=True)
-        day_files = [folder / f"part-{f:03d}{suffix}" for f in range(files_per_day)]
-        _remove_stale_parts(folder, set(day_files))
-        for f, path in enumerate(day_files):
-            part = today_rows[today_files == f]
-            part = part[rng.permutation(len(part))]  # files are not sorted by time
-            _write_lines(path, today.take(pa.array(part)), gzip_files)
-            totals["lines"] += len(part)
-            files.append(path)
-        del today
-
+            folder = root / (start + dt.timedelta(days=day)).isoformat()
+            folder.mkdir(parents=True, exist_ok=True)
+            paths = [folder / f"part-{f:03d}{suffix}" for f in range(files_per_day)]
+            _remove_stale_parts(folder, set(paths))
+            totals["lines"] += writer.write_day(today, bad, paths, rng)
+            files += paths
+            totals["events"] += len(table)
+            totals["conversations"] += n_convs
+            totals["late"] += n_late
+            totals["duplicates"] += n_dup
+            totals["malformed"] += len(bad)
+    finally:
+        writer.close()
     return GenerationSummary(start=start, days=days, files=files, **totals)
 
 
+def _empty_routed(table: _Table) -> _Table:
+    empty = table.slice(0, 0)
+    empty.cols["file"] = np.zeros(0, dtype=np.int16)
+    return empty
+
+
 def main(argv: list[str] | None = None) -> None:
-    """``python -m orchestration.generator OUT_DIR`` -- also a quick throughput benchmark."""
+    """``python -m orchestration.generator OUT_DIR`` -- doubles as a throughput benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir")
     parser.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2022, 3, 1))
@@ -913,14 +1037,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--files-per-day", type=int, default=2)
     parser.add_argument("--no-gzip", action="store_true")
     args = parser.parse_args(argv)
-    began = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     summary = generate(args.out_dir, args.start, args.days, seed=args.seed,
                        events_per_day=args.events_per_day, files_per_day=args.files_per_day,
                        gzip_files=not args.no_gzip)
-    elapsed = time.perf_counter() - began
-    print(f"{summary.events:,} events, {summary.lines:,} lines, {len(summary.files)} files, "
-          f"{summary.duplicates} duplicates, {summary.malformed} malformed, {summary.late} late "
-          f"in {elapsed:.2f}s ({summary.events / elapsed:,.0f} events/s)")
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print(f"{summary.events:,} events, {summary.lines:,} lines in {len(summary.files)} files "
+          f"({summary.duplicates} duplicates, {summary.malformed} malformed, {summary.late} late)"
+          f"\nwall {wall:.2f}s = {summary.events / wall:,.0f} events/s; "
+          f"cpu {cpu:.2f}s = {summary.events / cpu:,.0f} events per cpu-second")
 
 
 if __name__ == "__main__":

@@ -7,13 +7,14 @@ import datetime as dt
 import dagster as dg
 from dagster_dbt import build_dbt_asset_selection
 
+from assets.publish import dashboard, published_warehouse
 from assets.raw_events import raw_events
 from orchestration.dbt_assets import botmeter_dbt_models
 from orchestration.partitions import daily_arrival_partitions
 
 pipeline_selection = dg.AssetSelection.assets(raw_events) | build_dbt_asset_selection(
     [botmeter_dbt_models], dbt_select="fqn:*"
-)
+) | dg.AssetSelection.assets(published_warehouse, dashboard)  # serving: after the marts
 
 daily_job = dg.define_asset_job(
     name="botmeter_daily",

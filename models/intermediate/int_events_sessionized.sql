@@ -45,8 +45,8 @@ scoped_events as (
     from events
     inner join ranges
         on events.account_id = ranges.account_id
-        and events.bot_id = ranges.bot_id
-        and events.customer_id = ranges.customer_id
+            and events.bot_id = ranges.bot_id
+            and events.customer_id = ranges.customer_id
     where events.occurred_at >= ranges.replace_from
 ),
 
@@ -55,8 +55,8 @@ scoped_sessions as (
     from sessions
     inner join ranges
         on sessions.account_id = ranges.account_id
-        and sessions.bot_id = ranges.bot_id
-        and sessions.customer_id = ranges.customer_id
+            and sessions.bot_id = ranges.bot_id
+            and sessions.customer_id = ranges.customer_id
     where sessions.session_start_at >= ranges.replace_from
 ),
 

@@ -25,9 +25,9 @@ final as (
     from changed_keys
     left join sessions
         on changed_keys.account_id = sessions.account_id
-        and changed_keys.bot_id = sessions.bot_id
-        and changed_keys.customer_id = sessions.customer_id
-        and sessions.session_window_end_at > changed_keys.changed_from
+            and changed_keys.bot_id = sessions.bot_id
+            and changed_keys.customer_id = sessions.customer_id
+            and changed_keys.changed_from < sessions.session_window_end_at
     group by
         changed_keys.account_id,
         changed_keys.bot_id,

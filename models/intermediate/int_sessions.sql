@@ -15,11 +15,9 @@
     exact; the replace_range strategy deletes the key's sessions from the batch's first
     start on, which covers every old session at or after replace_from. -#}
 
-with
+-- depends_on: {{ ref('int_session_keys_changed') }}
 
-changed_keys as (
-    select * from {{ ref('int_session_keys_changed') }}
-),
+with
 
 user_events as (
     select * from {{ ref('stg_botmeter__events') }}
@@ -27,6 +25,10 @@ user_events as (
 ),
 
 {% if is_incremental() %}
+changed_keys as (
+    select * from {{ ref('int_session_keys_changed') }}
+),
+
 previous_sessions as (
     select
         account_id,
@@ -69,9 +71,9 @@ scoped_user_events as (
     where user_events.occurred_at >= recompute_bounds.replace_from
 ),
 {% else %}
-scoped_user_events as (
-    select * from user_events
-),
+    scoped_user_events as (
+        select * from user_events
+    ),
 {% endif %}
 
 boundaries as (

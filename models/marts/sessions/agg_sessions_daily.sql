@@ -12,11 +12,15 @@
     channel it touched, so the channels of a day can add up to more than its sessions; use
     agg_sessions_daily_total for the channel-free figure. -#}
 
+-- depends_on: {{ ref('int_session_days_changed') }}
+
 with
 
-day_ranges as (
-    select * from {{ ref('int_session_days_changed') }}
-),
+{% if is_incremental() %}
+    day_ranges as (
+        select * from {{ ref('int_session_days_changed') }}
+    ),
+{% endif %}
 
 sessions as (
     select * from {{ ref('fct_sessions') }}

@@ -10,11 +10,15 @@
 
 {#- Sessions consumed per day and bot, without a channel split (each session once). -#}
 
+-- depends_on: {{ ref('int_session_days_changed') }}
+
 with
 
-day_ranges as (
-    select * from {{ ref('int_session_days_changed') }}
-),
+{% if is_incremental() %}
+    day_ranges as (
+        select * from {{ ref('int_session_days_changed') }}
+    ),
+{% endif %}
 
 sessions as (
     select * from {{ ref('fct_sessions') }}

@@ -4,12 +4,15 @@
 with
 
 daily as (
-    select * from {{ ref('agg_sessions_daily') }}
+    select
+        *,
+        cast({{ dbt.date_trunc('month', 'session_date') }} as date) as session_month
+    from {{ ref('agg_sessions_daily') }}
 ),
 
 final as (
     select
-        cast({{ dbt.date_trunc('month', 'session_date') }} as date) as session_month,
+        session_month,
         account_id,
         bot_id,
         channel,
@@ -17,7 +20,7 @@ final as (
         sum(tickets) as tickets,
         sum(sessions_with_ticket) as sessions_with_ticket
     from daily
-    group by 1, account_id, bot_id, channel
+    group by session_month, account_id, bot_id, channel
 )
 
 select * from final

@@ -3,19 +3,22 @@
 with
 
 daily as (
-    select * from {{ ref('agg_sessions_daily_total') }}
+    select
+        *,
+        cast({{ dbt.date_trunc('month', 'session_date') }} as date) as session_month
+    from {{ ref('agg_sessions_daily_total') }}
 ),
 
 final as (
     select
-        cast({{ dbt.date_trunc('month', 'session_date') }} as date) as session_month,
+        session_month,
         account_id,
         bot_id,
         sum(sessions) as sessions,
         sum(tickets) as tickets,
         sum(sessions_with_ticket) as sessions_with_ticket
     from daily
-    group by 1, account_id, bot_id
+    group by session_month, account_id, bot_id
 )
 
 select * from final

@@ -97,20 +97,24 @@ summary as (
     from merged
 ),
 {% else %}
-summary as (
-    select * from scoped_summary
-),
+    summary as (
+        select * from scoped_summary
+    ),
 {% endif %}
 
 session_counts as (
-    select bridge.conversation_id, count(distinct bridge.session_id) as session_count
+    select
+        bridge.conversation_id,
+        count(distinct bridge.session_id) as session_count
     from bridge
     inner join summary on bridge.conversation_id = summary.conversation_id
     group by bridge.conversation_id
 ),
 
 ticket_counts as (
-    select tickets.conversation_id, count(distinct tickets.ticket_id) as ticket_count
+    select
+        tickets.conversation_id,
+        count(distinct tickets.ticket_id) as ticket_count
     from tickets
     inner join summary on tickets.conversation_id = summary.conversation_id
     group by tickets.conversation_id

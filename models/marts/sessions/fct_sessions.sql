@@ -28,8 +28,8 @@ scoped_sessions as (
     from sessions
     inner join ranges
         on sessions.account_id = ranges.account_id
-        and sessions.bot_id = ranges.bot_id
-        and sessions.customer_id = ranges.customer_id
+            and sessions.bot_id = ranges.bot_id
+            and sessions.customer_id = ranges.customer_id
     where sessions.session_start_at >= ranges.replace_from
 ),
 

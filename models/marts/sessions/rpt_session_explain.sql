@@ -47,7 +47,7 @@ final as (
         conversation_id,
         occurred_at,
         previous_user_event_at,
-        {{ dbt.datediff('previous_user_event_at', 'occurred_at', 'second') }} as gap_seconds,
+        {{ dbt.datediff('previous_user_event_at', 'occurred_at', 'second') }} as gap_seconds,  -- noqa: LT05
         new_session_reason,
         new_session_reason is not null as is_session_start
     from with_start

@@ -1,0 +1,39 @@
+# The two set-up commands of the README: `make demo` and `make test`.
+# Both create the project's virtual environment (.venv, from uv.lock) when needed.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+LINT_WAREHOUSE := $(CURDIR)/target/lint.duckdb
+
+.PHONY: setup demo test lint unit bench docs ui
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+setup: $(if $(findstring .tools,$(UV)),.tools/bin/uv)
+	$(UV) sync --frozen --quiet
+	BOTMETER_WAREHOUSE=$(LINT_WAREHOUSE) .venv/bin/dbt parse --quiet --profiles-dir dbt_project
+
+demo: setup
+	.venv/bin/botmeter demo
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	BOTMETER_WAREHOUSE=$(LINT_WAREHOUSE) .venv/bin/sqlfluff lint models dbt_project/macros --processes 2
+
+unit: setup
+	.venv/bin/pytest -n 2 --dist loadfile
+
+test: lint unit
+
+bench: setup
+	.venv/bin/python -m benchmarks.run
+
+docs: setup
+	.venv/bin/botmeter docs --serve
+
+ui: setup
+	.venv/bin/botmeter ui

@@ -1,0 +1,424 @@
+"""great-expectations suites run on pandas DataFrames pulled from DuckDB.
+
+GX 1.24 over SQLAlchemy/duckdb-engine fails on column lookup and result fetching, so each
+suite validates a DataFrame of the run's *slice* (the rows a run can have changed, plus any
+row before the data start, which a zone-map-pruned filter finds cheaply), with a pandas
+datasource in an ephemeral context. Each validation also renders GX Data Docs into
+`<warehouse folder>/gx_docs/<suite>/index.html`, linked from the check metadata.
+
+Billing suites (data start, uniqueness) are blocking; value suites (not-null keys, accepted
+values, ranges, session end >= start) warn. dbt tests are not repeated here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from assets.raw_schema import ACTORS, EVENT_TYPES
+from checks.core import (
+    BLOCKING,
+    DATA_START_AT,
+    WARN,
+    CheckOutcome,
+    Window,
+    affected_from,
+    columns,
+    records,
+    table_exists,
+)
+from checks.settings import CheckSettings, load_check_settings
+from orchestration.settings import PROJECT_ROOT
+
+DATA_START_MONTH = dt.datetime(DATA_START_AT.year, DATA_START_AT.month, 1)
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    table: str  # schema.table
+    severity: str
+    description: str
+    # (settings, columns of the table) -> list of GX expectations
+    expectations: Callable[[CheckSettings, list[str]], list]
+    slice_kind: str = "mart"  # raw | staging | mart
+    time_column: str | None = None  # for the slice; None: first date/timestamp column
+
+
+def _gx():
+    import great_expectations as gx
+
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    return gx
+
+
+# ---------------------------------------------------------------------------- expectations
+
+
+def _data_start(cols: list[str], types: dict[str, str] | None = None) -> list:
+    """Every date/timestamp column of a billing table is on or after the data start."""
+    gx = _gx()
+    out = []
+    for col in cols:
+        kind = (types or {}).get(col, "")
+        if not (kind.startswith("DATE") or kind.startswith("TIMESTAMP")):
+            continue
+        if col.endswith("_month"):
+            floor = DATA_START_MONTH
+        elif col in {"session_window_end_at"}:
+            continue  # derived, always later than its start
+        else:
+            floor = DATA_START_AT
+        out.append(gx.expectations.ExpectColumnValuesToBeBetween(column=col, min_value=floor))
+    return out
+
+
+def _unique(*cols: str) -> list:
+    gx = _gx()
+    if len(cols) == 1:
+        return [
+            gx.expectations.ExpectColumnValuesToNotBeNull(column=cols[0]),
+            gx.expectations.ExpectColumnValuesToBeUnique(column=cols[0]),
+        ]
+    return [gx.expectations.ExpectCompoundColumnsToBeUnique(column_list=list(cols))]
+
+
+def _not_null(cols: list[str], *names: str) -> list:
+    gx = _gx()
+    return [gx.expectations.ExpectColumnValuesToNotBeNull(column=c) for c in names if c in cols]
+
+
+def _event_values(settings: CheckSettings, cols: list[str]) -> list:
+    gx = _gx()
+    return [
+        *_not_null(cols, "event_id", "event_type", "occurred_at", "account_id", "bot_id",
+                   "customer_id", "channel"),
+        gx.expectations.ExpectColumnValuesToBeInSet(column="event_type", value_set=list(EVENT_TYPES)),
+        gx.expectations.ExpectColumnValuesToBeInSet(column="actor", value_set=list(ACTORS)),
+        gx.expectations.ExpectColumnValuesToBeInSet(column="channel", value_set=list(settings.channels)),
+        gx.expectations.ExpectColumnValuesToBeBetween(column="confidence", min_value=0, max_value=1),
+        gx.expectations.ExpectColumnValuesToBeBetween(column="latency_ms", min_value=0),
+    ]
+
+
+def _session_values(settings: CheckSettings, cols: list[str]) -> list:
+    gx = _gx()
+    return [
+        *_not_null(cols, "session_id", "account_id", "bot_id", "customer_id",
+                   "session_start_at", "session_end_at", "session_date"),
+        gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="session_end_at", column_B="session_start_at", or_equal=True
+        ),
+        gx.expectations.ExpectColumnValuesToBeBetween(column="user_event_count", min_value=1),
+        gx.expectations.ExpectColumnValuesToBeInSet(
+            column="first_channel", value_set=list(settings.channels)
+        ),
+    ]
+
+
+def _bridge_values(settings: CheckSettings, cols: list[str]) -> list:
+    gx = _gx()
+    return [
+        *_not_null(cols, "session_id", "conversation_id", "account_id", "bot_id"),
+        gx.expectations.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="last_event_in_session_at", column_B="first_event_in_session_at",
+            or_equal=True,
+        ),
+        gx.expectations.ExpectColumnValuesToBeInSet(column="channel", value_set=list(settings.channels)),
+    ]
+
+
+# The types are needed for the data-start expectations; `_TYPES` is filled per validation.
+_TYPES: dict[str, str] = {}
+
+
+def _billing(*key: str) -> Callable[[CheckSettings, list[str]], list]:
+    def build(settings: CheckSettings, cols: list[str]) -> list:
+        unique = _unique(*key) if key and all(k in cols for k in key) else []
+        return [*unique, *_data_start(cols, _TYPES)]
+
+    return build
+
+
+SUITES: tuple[Suite, ...] = (
+    Suite("raw_events_data_start", "raw.events", BLOCKING,
+          "Landed events of the run's arrival dates are all on or after the data start "
+          "(2022-02-04 00:00 UTC).",
+          lambda s, c: _data_start(["occurred_at"], {"occurred_at": "TIMESTAMP"}),
+          slice_kind="raw", time_column="occurred_at"),
+    Suite("raw_events_value_rules", "raw.events", WARN,
+          "Landed events have known event types, actors and configured channels "
+          "(config/checks.yml), confidence in [0, 1] and latency_ms >= 0.",
+          _event_values, slice_kind="raw", time_column="occurred_at"),
+    Suite("stg_events_billing_rules", "staging.stg_botmeter__events", BLOCKING,
+          "Staged events: event_id present and unique, nothing before the data start.",
+          _billing("event_id"), slice_kind="staging", time_column="occurred_at"),
+    Suite("stg_events_value_rules", "staging.stg_botmeter__events", WARN,
+          "Staged events: keys not null, known event types/actors/channels, confidence in "
+          "[0, 1], latency_ms >= 0.",
+          _event_values, slice_kind="staging", time_column="occurred_at"),
+    Suite("fct_sessions_billing_rules", "marts.fct_sessions", BLOCKING,
+          "Sessions: session_id present and unique, no session before the data start.",
+          _billing("session_id"), time_column="session_start_at"),
+    Suite("fct_sessions_value_rules", "marts.fct_sessions", WARN,
+          "Sessions: keys not null, session end >= start, >= 1 user event, first channel "
+          "configured.",
+          _session_values, time_column="session_start_at"),
+    Suite("bridge_session_conversations_billing_rules", "marts.bridge_session_conversations",
+          BLOCKING,
+          "Session-conversation bridge: (session_id, conversation_id) unique, nothing before "
+          "the data start.",
+          _billing("session_id", "conversation_id"), time_column="session_start_at"),
+    Suite("bridge_session_conversations_value_rules", "marts.bridge_session_conversations",
+          WARN, "Bridge: keys not null, last event >= first event, channel configured.",
+          _bridge_values, time_column="session_start_at"),
+    Suite("bridge_session_channels_billing_rules", "marts.bridge_session_channels", BLOCKING,
+          "Session-channel bridge: (session_id, channel) unique, nothing before the data start.",
+          _billing("session_id", "channel"), time_column="session_start_at"),
+    Suite("fct_tickets_billing_rules", "marts.fct_tickets", BLOCKING,
+          "Tickets: ticket_id present and unique, nothing before the data start.",
+          _billing("ticket_id"), time_column="ticket_created_at"),
+    Suite("dim_conversations_billing_rules", "marts.dim_conversations", BLOCKING,
+          "Conversations: conversation_id present and unique, nothing before the data start.",
+          _billing("conversation_id"), time_column="conversation_updated_at"),
+    Suite("agg_sessions_daily_billing_rules", "marts.agg_sessions_daily", BLOCKING,
+          "Daily sessions per channel: one row per (day, account, bot, channel), no day "
+          "before the data start.",
+          _billing("session_date", "account_id", "bot_id", "channel"), time_column="session_date"),
+    Suite("agg_sessions_daily_total_billing_rules", "marts.agg_sessions_daily_total", BLOCKING,
+          "Daily sessions: one row per (day, account, bot), no day before the data start.",
+          _billing("session_date", "account_id", "bot_id"), time_column="session_date"),
+    Suite("agg_sessions_monthly_billing_rules", "marts.agg_sessions_monthly", BLOCKING,
+          "Monthly sessions per channel: one row per (month, account, bot, channel), no month "
+          "before the data start.",
+          _billing("session_month", "account_id", "bot_id", "channel"),
+          time_column="session_month"),
+    Suite("agg_sessions_monthly_total_billing_rules", "marts.agg_sessions_monthly_total",
+          BLOCKING,
+          "Monthly sessions (the billing figure): one row per (month, account, bot), no month "
+          "before the data start.",
+          _billing("session_month", "account_id", "bot_id"), time_column="session_month"),
+    # Engagement marts (added by another workstream): validated when they exist.
+    Suite("fct_impressions_billing_rules", "marts.fct_impressions", BLOCKING,
+          "Impressions: impression_id present and unique, nothing before the data start.",
+          _billing("impression_id")),
+    Suite("agg_impressions_daily_billing_rules", "marts.agg_impressions_daily", BLOCKING,
+          "Daily impressions: no day before the data start.", _billing()),
+    Suite("agg_intents_daily_billing_rules", "marts.agg_intents_daily", BLOCKING,
+          "Daily intents: no day before the data start.", _billing()),
+    Suite("agg_api_calls_daily_billing_rules", "marts.agg_api_calls_daily", BLOCKING,
+          "Daily API calls: no day before the data start.", _billing()),
+    Suite("agg_kpis_daily_billing_rules", "marts.agg_kpis_daily", BLOCKING,
+          "Daily KPIs: no day before the data start.", _billing()),
+    Suite("agg_kpis_monthly_billing_rules", "marts.agg_kpis_monthly", BLOCKING,
+          "Monthly KPIs: no month before the data start.", _billing()),
+    Suite("agg_usage_daily_billing_rules", "marts.agg_usage_daily", BLOCKING,
+          "Daily usage: no day before the data start.", _billing()),
+)
+
+SUITES_BY_NAME = {s.name: s for s in SUITES}
+
+
+# ---------------------------------------------------------------------------- slices
+
+
+def _column_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    schema, name = table.split(".")
+    return dict(
+        con.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchall()
+    )
+
+
+def slice_frame(
+    con: duckdb.DuckDBPyConnection, suite: Suite, window: Window
+) -> tuple[pd.DataFrame, str]:
+    """The rows a run over `window` can have changed, plus rows before the data start."""
+    types = _column_types(con, suite.table)
+    time_col = suite.time_column or next(
+        (c for c, t in types.items() if t.startswith(("DATE", "TIMESTAMP"))), None
+    )
+    floor = DATA_START_MONTH if (time_col or "").endswith("_month") else DATA_START_AT
+    if window.whole:
+        where, params, label = "true", [], "all rows"
+    elif suite.slice_kind == "raw":
+        where, params = "arrival_date between ? and ?", [window.first, window.last]
+        label = f"arrival dates {window.first}..{window.last}"
+    elif suite.slice_kind == "staging":
+        where = (
+            "event_id in (select event_id from raw.events where arrival_date between ? and ?)"
+        )
+        params = [window.first, window.last]
+        label = f"events landed {window.first}..{window.last}"
+    elif time_col is None:
+        where, params, label = "true", [], "all rows (no time column)"
+    else:
+        since = affected_from(con, window)
+        if time_col.endswith("_month"):
+            since = dt.datetime(since.year, since.month, 1)
+        where, params = f'"{time_col}" >= ?', [since]
+        label = f"{time_col} >= {since}"
+    if time_col is not None and where != "true":
+        where = f'({where}) or "{time_col}" < ?'
+        params.append(floor)
+        label += f" (+ rows before {floor:%Y-%m-%d})"
+    frame = con.execute(f"select * from {suite.table} where {where}", params).df()
+    for col, kind in types.items():
+        if kind.startswith(("DATE", "TIMESTAMP")) and col in frame:
+            frame[col] = pd.to_datetime(frame[col])
+        elif kind == "JSON" and col in frame:
+            frame[col] = frame[col].astype("string")
+    return frame, label
+
+
+# ---------------------------------------------------------------------------- running
+
+
+def docs_root(con: duckdb.DuckDBPyConnection) -> Path:
+    """`gx_docs/` next to the warehouse file (data/gx_docs for the default warehouse)."""
+    try:
+        path = con.execute(
+            "select path from duckdb_databases() where database_name = current_database()"
+        ).fetchone()[0]
+    except duckdb.Error:
+        path = None
+    base = Path(path).parent if path else PROJECT_ROOT / "data"
+    return base / "gx_docs"
+
+
+def validate_frame(
+    suite: Suite,
+    frame: pd.DataFrame,
+    settings: CheckSettings,
+    docs_dir: Path | None = None,
+    types: dict[str, str] | None = None,
+) -> CheckOutcome:
+    """Validate one DataFrame with the suite's expectations in an ephemeral GX context."""
+    gx = _gx()
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    cols = list(frame.columns)
+    _TYPES.clear()
+    _TYPES.update(types or {})
+    wanted = [e for e in suite.expectations(settings, cols) if _columns_of(e) <= set(cols)]
+    if not wanted:
+        return CheckOutcome(suite.name, True, suite.severity, "no applicable columns",
+                            details={"rows_validated": len(frame)})
+    context = gx.get_context(mode="ephemeral")
+    try:
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    except Exception:  # noqa: BLE001 - cosmetic only
+        pass
+    actions = []
+    if docs_dir is not None:
+        docs_dir.mkdir(parents=True, exist_ok=True)
+        context.add_data_docs_site(
+            site_name="botmeter",
+            site_config={
+                "class_name": "SiteBuilder",
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                                  "base_directory": str(docs_dir)},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            },
+        )
+        actions.append(UpdateDataDocsAction(name="data_docs", site_names=["botmeter"]))
+    batch_def = (
+        context.data_sources.add_pandas("duckdb_frames")
+        .add_dataframe_asset(suite.table)
+        .add_batch_definition_whole_dataframe("slice")
+    )
+    gx_suite = context.suites.add(gx.ExpectationSuite(name=suite.name, expectations=wanted))
+    validation = context.validation_definitions.add(
+        gx.ValidationDefinition(name=suite.name, data=batch_def, suite=gx_suite)
+    )
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(
+            name=suite.name,
+            validation_definitions=[validation],
+            actions=actions,
+            result_format={"result_format": "COMPLETE"},
+        )
+    )
+    run = checkpoint.run(batch_parameters={"dataframe": frame})
+    failed, failing_rows, per_expectation = 0, [], []
+    for result in next(iter(run.run_results.values())).results:
+        cfg = result.expectation_config
+        kwargs = {k: v for k, v in cfg.kwargs.items() if k != "batch_id"}
+        count = int(result.result.get("unexpected_count") or 0)
+        if not result.success and count == 0 and result.exception_info:
+            count = 1  # an expectation that could not run counts as failed
+        per_expectation.append(
+            {"expectation": cfg.type, **{k: str(v) for k, v in kwargs.items()},
+             "success": bool(result.success), "unexpected_count": count}
+        )
+        if not result.success:
+            failed += count
+            failing_rows += list(result.result.get("unexpected_index_list") or [])[:settings.sample_rows]
+    sample_idx = list(dict.fromkeys(i for i in failing_rows if i in frame.index))[: settings.sample_rows]
+    sample = records(frame.loc[sample_idx], settings.sample_rows) if sample_idx else []
+    broken = [e for e in per_expectation if not e["success"]]
+    summary = (
+        f"{len(wanted)} expectations passed on {len(frame)} rows"
+        if run.success
+        else f"{len(broken)} of {len(wanted)} expectations failed on {len(frame)} rows ("
+        + ", ".join(f"{e['expectation']}[{e.get('column') or e.get('column_list') or e.get('column_A')}]"
+                    f"={e['unexpected_count']}" for e in broken)
+        + ")"
+    )
+    details = {"rows_validated": len(frame), "expectations": per_expectation}
+    if docs_dir is not None:
+        details["data_docs"] = str(docs_dir / "index.html")
+    return CheckOutcome(suite.name, bool(run.success), suite.severity, summary,
+                        failed_count=failed, sample=sample, details=details)
+
+
+def _columns_of(expectation) -> set[str]:
+    cols = set()
+    for attr in ("column", "column_A", "column_B"):
+        value = getattr(expectation, attr, None)
+        if value:
+            cols.add(value)
+    cols.update(getattr(expectation, "column_list", None) or [])
+    return cols
+
+
+def run_suite(
+    con: duckdb.DuckDBPyConnection,
+    suite: Suite | str,
+    window: Window,
+    settings: CheckSettings | None = None,
+    build_docs: bool = True,
+) -> CheckOutcome:
+    """Validate the suite's table slice for `window`; a table not built yet passes (skipped)."""
+    suite = SUITES_BY_NAME[suite] if isinstance(suite, str) else suite
+    settings = settings or load_check_settings()
+    if not table_exists(con, suite.table):
+        return CheckOutcome(suite.name, True, suite.severity,
+                            f"{suite.table} does not exist yet: skipped",
+                            details={"skipped": True})
+    frame, label = slice_frame(con, suite, window)
+    outcome = validate_frame(
+        suite, frame, settings,
+        docs_root(con) / suite.name if build_docs else None,
+        types=_column_types(con, suite.table),
+    )
+    outcome.details["slice"] = label
+    outcome.details["table"] = suite.table
+    return outcome
+
+
+__all__ = ["SUITES", "SUITES_BY_NAME", "Suite", "run_suite", "slice_frame", "validate_frame",
+           "columns"]

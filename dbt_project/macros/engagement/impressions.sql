@@ -1,0 +1,147 @@
+{#-
+  Unique impressions (anchored windows). Every relation passed in has the impression key
+  columns (account_id, bot_id, customer_id, page_url), impression_id and impression_at.
+  The order of loads is (impression_at, impression_id) everywhere.
+
+  The chain of unique impressions of a key is u0 = the key's first load and
+  u(k+1) = next(u(k)), where next(x) = the first load at or after x + window. These macros
+  compute next() for every load (set-based, one ASOF join on DuckDB) and then walk only the
+  chain (one recursion step per unique impression, not per load).
+-#}
+
+{#- The window end of a load: impression_at + var('unique_impression_hours') hours. -#}
+{% macro engagement_impression_window_end(impression_at) -%}
+    {{ dbt.dateadd('hour', var('unique_impression_hours'), impression_at) }}
+{%- endmacro %}
+
+{#- `materialized` hint for a CTE the recursion reads on every step (DuckDB only). -#}
+{% macro engagement_materialized_cte() -%}
+    {{ return(adapter.dispatch('engagement_materialized_cte', 'botmeter')()) }}
+{%- endmacro %}
+
+{% macro default__engagement_materialized_cte() -%}{%- endmacro %}
+
+{% macro duckdb__engagement_materialized_cte() -%}materialized{%- endmacro %}
+
+{#- For every load of `loads`: next_impression_id = the first load of the same key at or after
+    its window end (null when there is none). `instants` holds the first load of every
+    (key, impression_at), so ties on the instant resolve to the smaller impression_id. -#}
+{% macro engagement_next_impression_loads(loads, instants) -%}
+    {{ return(adapter.dispatch('engagement_next_impression_loads', 'botmeter')(loads, instants)) }}
+{%- endmacro %}
+
+{#- DuckDB: an ASOF join finds, per load, the earliest instant >= its window end. -#}
+{% macro duckdb__engagement_next_impression_loads(loads, instants) -%}
+    select
+        windows.impression_id,
+        instants.impression_id as next_impression_id
+    from (
+        select
+            account_id,
+            bot_id,
+            customer_id,
+            page_url,
+            impression_id,
+            {{ engagement_impression_window_end('impression_at') }} as window_end_at
+        from {{ loads }}
+    ) as windows
+    asof left join {{ instants }} as instants
+        on windows.account_id = instants.account_id
+        and windows.bot_id = instants.bot_id
+        and windows.customer_id = instants.customer_id
+        and windows.page_url = instants.page_url
+        and instants.impression_at >= windows.window_end_at
+{%- endmacro %}
+
+{#- Portable: merge window-end probes with the instants of the key and take the first instant
+    at or after each probe (probes sort before instants at the same time, so an instant
+    exactly at the window end is found: the end is exclusive). -#}
+{% macro default__engagement_next_impression_loads(loads, instants) -%}
+    select
+        probes.impression_id,
+        instants.impression_id as next_impression_id
+    from (
+        select
+            impression_id,
+            account_id,
+            bot_id,
+            customer_id,
+            page_url,
+            min(case when is_instant = 1 then point_at end) over (
+                partition by account_id, bot_id, customer_id, page_url
+                order by point_at, is_instant
+                rows between current row and unbounded following
+            ) as next_instant_at,
+            is_instant
+        from (
+            select
+                impression_id,
+                account_id,
+                bot_id,
+                customer_id,
+                page_url,
+                {{ engagement_impression_window_end('impression_at') }} as point_at,
+                0 as is_instant
+            from {{ loads }}
+            union all
+            select
+                impression_id,
+                account_id,
+                bot_id,
+                customer_id,
+                page_url,
+                impression_at as point_at,
+                1 as is_instant
+            from {{ instants }}
+        ) as points
+    ) as probes
+    left join {{ instants }} as instants
+        on probes.account_id = instants.account_id
+        and probes.bot_id = instants.bot_id
+        and probes.customer_id = instants.customer_id
+        and probes.page_url = instants.page_url
+        and probes.next_instant_at = instants.impression_at
+    where probes.is_instant = 0
+{%- endmacro %}
+
+{#- Walk the chains: start from `seeds` (impression_id of loads known to be unique) and follow
+    next_impression_id of `next_loads`. Returns the impression_id of every unique impression.
+    One recursion step per unique impression of the longest chain. -#}
+{% macro engagement_walk_unique_impressions(seeds, next_loads) -%}
+    {{ return(adapter.dispatch('engagement_walk_unique_impressions', 'botmeter')(seeds, next_loads)) }}
+{%- endmacro %}
+
+{% macro default__engagement_walk_unique_impressions(seeds, next_loads) -%}
+    with recursive unique_chain (impression_id) as (
+        select impression_id from {{ seeds }}
+        union all
+        select next_loads.next_impression_id
+        from unique_chain
+        inner join {{ next_loads }} as next_loads
+            on unique_chain.impression_id = next_loads.impression_id
+        where next_loads.next_impression_id is not null
+    )
+
+    select impression_id from unique_chain
+{%- endmacro %}
+
+{#- The last non-null value of `expression` over the key's loads up to the current one. -#}
+{% macro engagement_last_non_null(expression, partition_by, order_by) -%}
+    {{ return(adapter.dispatch('engagement_last_non_null', 'botmeter')(expression, partition_by, order_by)) }}
+{%- endmacro %}
+
+{% macro default__engagement_last_non_null(expression, partition_by, order_by) -%}
+    last_value({{ expression }}) ignore nulls over (
+        partition by {{ partition_by }}
+        order by {{ order_by }}
+        rows between unbounded preceding and current row
+    )
+{%- endmacro %}
+
+{% macro duckdb__engagement_last_non_null(expression, partition_by, order_by) -%}
+    last_value({{ expression }} ignore nulls) over (
+        partition by {{ partition_by }}
+        order by {{ order_by }}
+        rows between unbounded preceding and current row
+    )
+{%- endmacro %}

@@ -1,0 +1,266 @@
+"""Checks fail on data broken on purpose, and blocking ones block.
+
+One small warehouse is built per module (generator + landing + in-process `dbt build`) and
+copied for each test, which then breaks one thing and asserts the matching check fails.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from assets.landing import land_partition
+from checks import blocking_failures
+from checks.asset_checks import botmeter_asset_checks, to_check_result
+from checks.core import EVERYTHING, Window
+from checks.freshness import newest_arrival, volume_anomalies
+from checks.gx_suites import run_suite
+from checks.reconciliation import (
+    landing_balance,
+    session_assignment,
+    sessions_rollup_balance,
+    staging_balance,
+)
+from checks.settings import CheckSettings
+from orchestration.settings import PROJECT_ROOT, WAREHOUSE_ENV
+
+DAYS = [dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(4)]
+LAST = Window(DAYS[-1], DAYS[-1])
+
+
+def dbt_build(warehouse: Path) -> None:
+    from dbt.cli.main import dbtRunner
+
+    previous, cwd = os.environ.get(WAREHOUSE_ENV), os.getcwd()
+    os.environ[WAREHOUSE_ENV] = str(warehouse)
+    os.chdir(PROJECT_ROOT)
+    try:
+        result = dbtRunner().invoke(
+            ["build", "--full-refresh", "--quiet", "--profiles-dir",
+             str(PROJECT_ROOT / "dbt_project"), "--target-path", str(warehouse.parent / "target")]
+        )
+    finally:
+        os.chdir(cwd)
+        if previous is None:
+            os.environ.pop(WAREHOUSE_ENV, None)
+        else:
+            os.environ[WAREHOUSE_ENV] = previous
+    assert result.success, result.exception
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    from orchestration.generator import generate
+
+    base = tmp_path_factory.mktemp("checks")
+    generate(base / "landing", start=DAYS[0], days=len(DAYS), events_per_day=250, seed=7)
+    warehouse = base / "wh.duckdb"
+    con = duckdb.connect(str(warehouse))
+    for day in DAYS:
+        land_partition(con, base / "landing", day)
+    con.close()
+    dbt_build(warehouse)
+    con = duckdb.connect(str(warehouse))
+    con.execute("checkpoint")  # the in-process dbt may leave its writes in the WAL
+    con.close()
+    return warehouse
+
+
+@pytest.fixture
+def con(built, tmp_path):
+    copy = tmp_path / "wh.duckdb"
+    shutil.copy(built, copy)
+    if Path(f"{built}.wal").exists():
+        shutil.copy(f"{built}.wal", f"{copy}.wal")
+    connection = duckdb.connect(str(copy))
+    connection.execute("set TimeZone = 'UTC'")
+    yield connection
+    connection.close()
+
+
+def test_clean_warehouse_passes_every_blocking_check(con):
+    assert blocking_failures(con) == []
+    assert blocking_failures(con, LAST) == []
+    outcome = run_suite(con, "fct_sessions_billing_rules", LAST)
+    assert outcome.passed and outcome.details["rows_validated"] > 0
+    docs = Path(outcome.details["data_docs"])
+    assert docs.exists() and docs.parent.parent.name == "gx_docs"
+
+
+def test_duplicate_session_id_fails_uniqueness_and_blocks(con):
+    sid = con.execute(
+        "select session_id from marts.fct_sessions order by session_start_at desc limit 1"
+    ).fetchone()[0]
+    con.execute(f"insert into marts.fct_sessions select * from marts.fct_sessions where session_id = '{sid}'")
+    outcome = run_suite(con, "fct_sessions_billing_rules", LAST, build_docs=False)
+    assert not outcome.passed and outcome.blocking
+    assert outcome.failed_count == 2
+    assert {row["session_id"] for row in outcome.sample} == {sid}
+    failures = blocking_failures(con, LAST)
+    assert any(f.startswith("fct_sessions_billing_rules") and sid in f for f in failures)
+    result = to_check_result(outcome)
+    assert not result.passed and result.severity == dg.AssetCheckSeverity.ERROR
+    assert result.metadata["failed_count"].value == 2
+
+
+def test_pre_2022_row_smuggled_into_marts_fails_data_start(con):
+    con.execute("""
+        insert into marts.agg_sessions_monthly_total (session_month, account_id, bot_id,
+            sessions, tickets, sessions_with_ticket)
+        values (date '2021-12-01', 'acc_smuggled', 'bot_x', 5, 0, 0)""")
+    con.execute("""
+        insert into marts.fct_sessions by name
+        select * replace ('smuggled' as session_id, timestamp '2021-06-01 10:00:00' as session_start_at,
+                          date '2021-06-01' as session_date)
+        from marts.fct_sessions limit 1""")
+    for name, marker in [("agg_sessions_monthly_total_billing_rules", "acc_smuggled"),
+                         ("fct_sessions_billing_rules", "smuggled")]:
+        # Even a slice for the latest arrival day sees rows before the data start.
+        outcome = run_suite(con, name, LAST, build_docs=False)
+        assert not outcome.passed, name
+        assert marker in str(outcome.sample)
+    failures = blocking_failures(con, LAST)
+    assert len([f for f in failures if "billing_rules" in f]) == 2
+
+
+def test_staged_event_before_data_start_fails(con):
+    # staging is a view over an incremental table; smuggle a row into the table behind it
+    relation = con.execute(
+        "select table_schema, table_name, table_type from information_schema.tables "
+        "where table_name = 'stg_botmeter__events'").fetchone()
+    assert relation[2] == "BASE TABLE"
+    con.execute("""
+        insert into staging.stg_botmeter__events by name
+        select * replace ('old_1' as event_id, timestamp '2022-02-03 23:59:59' as occurred_at)
+        from staging.stg_botmeter__events limit 1""")
+    outcome = run_suite(con, "stg_events_billing_rules", LAST, build_docs=False)
+    assert not outcome.passed and "old_1" in str(outcome.sample)
+
+
+def test_landing_mismatch_fails_reconciliation(con):
+    assert landing_balance(con, LAST).passed
+    con.execute(f"delete from raw.events where rowid in (select rowid from raw.events "
+                f"where arrival_date = '{DAYS[-1]}' limit 2)")
+    outcome = landing_balance(con, LAST)
+    assert not outcome.passed and outcome.blocking and outcome.failed_count == 1
+    assert outcome.sample[0]["rows_in_raw_events"] == outcome.sample[0]["accepted"] - 2
+    con.execute(f"update raw.load_audit set lines_read = lines_read + 1 where arrival_date = '{DAYS[0]}'")
+    assert landing_balance(con, EVERYTHING).failed_count == 2
+    assert any("raw_events_lines_reconcile" in f for f in blocking_failures(con))
+
+
+def test_lost_or_doubled_staged_event_fails_staging_reconciliation(con):
+    assert staging_balance(con, LAST).passed
+    eid = con.execute(f"select event_id from staging.stg_botmeter__events "
+                      f"where arrival_date = '{DAYS[-1]}' limit 1").fetchone()[0]
+    con.execute(f"delete from staging.stg_botmeter__events where event_id = '{eid}'")
+    outcome = staging_balance(con, LAST)
+    assert not outcome.passed and outcome.sample[0]["lost_events"] == 1
+
+
+def test_rollup_disagreeing_with_fct_sessions_fails(con):
+    assert sessions_rollup_balance(con, LAST).passed
+    con.execute("""update marts.agg_sessions_daily_total set sessions = sessions + 1
+                   where (session_date, account_id, bot_id) in (
+                       select (session_date, account_id, bot_id)
+                       from marts.agg_sessions_daily_total order by session_date desc limit 1)""")
+    outcome = sessions_rollup_balance(con, LAST)
+    assert not outcome.passed and outcome.failed_count == 1
+    assert outcome.sample[0]["rollup_sessions"] == outcome.sample[0]["fct_sessions"] + 1
+
+
+def test_unassigned_ticket_and_conversation_fail_assignment(con):
+    assert session_assignment(con, EVERYTHING).passed
+    ticket = con.execute("select ticket_id from marts.fct_tickets where session_id is not null "
+                         "limit 1").fetchone()
+    assert ticket, "the generated data has in-session tickets"
+    con.execute(f"update marts.fct_tickets set session_id = null where ticket_id = '{ticket[0]}'")
+    pair = con.execute("select session_id, conversation_id from marts.bridge_session_conversations "
+                       "limit 1").fetchone()
+    con.execute("delete from marts.bridge_session_conversations where session_id = ? "
+                "and conversation_id = ?", list(pair))
+    outcome = session_assignment(con, EVERYTHING)
+    problems = {row["problem"] for row in outcome.sample}
+    assert not outcome.passed and {"ticket not assigned", "conversation not in bridge"} <= problems
+
+
+def test_value_rules_warn_without_blocking(con):
+    con.execute(f"update raw.events set channel = 'fax', latency_ms = -1 where rowid in "
+                f"(select rowid from raw.events where arrival_date = '{DAYS[-1]}' limit 1)")
+    outcome = run_suite(con, "raw_events_value_rules", LAST, build_docs=False)
+    assert not outcome.passed and not outcome.blocking
+    assert to_check_result(outcome).severity == dg.AssetCheckSeverity.WARN
+    assert "fax" in str(outcome.sample) and "channel" in outcome.summary
+    assert blocking_failures(con, LAST) == []
+
+
+def test_freshness_and_volume(con):
+    newest = DAYS[-1]
+    end_of_day = dt.datetime.combine(newest, dt.time()) + dt.timedelta(days=1)
+    assert newest_arrival(con, now=end_of_day + dt.timedelta(hours=30)).passed
+    late = newest_arrival(con, now=end_of_day + dt.timedelta(hours=37))
+    assert not late.passed and late.severity == "warn"
+    settings = CheckSettings(min_history_days=2)
+    assert volume_anomalies(con, EVERYTHING, settings).passed
+    con.execute(f"update raw.load_audit set lines_read = 10 where arrival_date = '{newest}'")
+    outcome = volume_anomalies(con, LAST, settings)
+    assert not outcome.passed and outcome.sample[0]["arrival_date"] == str(newest)
+
+
+def test_checks_have_names_descriptions_and_blocking_flags():
+    specs = {}
+    for check in botmeter_asset_checks:
+        for spec in check.check_specs:
+            specs[spec.name] = spec
+    assert specs["fct_sessions_billing_rules"].asset_key == dg.AssetKey(["marts", "fct_sessions"])
+    assert specs["raw_events_lines_reconcile"].asset_key == dg.AssetKey(["raw", "events"])
+    for name, spec in specs.items():
+        assert spec.description, name
+        billing = "billing" in name or "reconcile" in name or "match" in name or "assign" in name
+        assert spec.blocking == billing or name.endswith("data_start"), name
+
+
+def test_failing_blocking_check_on_raw_events_stops_downstream(tmp_path, monkeypatch):
+    """A landing bug that loses a row: the blocking reconciliation fails the run and the
+    asset downstream of raw/events (standing in for the dbt models) is not materialized."""
+    import assets.raw_events as raw_module
+    from assets.raw_events import raw_events
+    from orchestration.resources import WarehouseResource
+
+    from orchestration.generator import generate
+
+    generate(tmp_path / "landing", start=DAYS[0], days=1, events_per_day=50, seed=3)
+
+    def lossy_land(con, landing, day):
+        result = land_partition(con, landing, day)
+        con.execute("delete from raw.events where rowid in (select min(rowid) from raw.events)")
+        return result
+
+    monkeypatch.setattr(raw_module, "land_partition", lossy_land)
+    ran = []
+
+    @dg.asset(deps=[raw_events], partitions_def=raw_events.partitions_def)
+    def downstream():
+        ran.append(True)
+
+    raw_checks = [c for c in botmeter_asset_checks
+                  if all(s.asset_key == raw_events.key for s in c.check_specs)]
+    result = dg.materialize(
+        [raw_events, downstream, *raw_checks],
+        partition_key=DAYS[0].isoformat(),
+        resources={"warehouse": WarehouseResource(warehouse_path=str(tmp_path / "wh.duckdb"),
+                                                  landing_path=str(tmp_path / "landing"))},
+        raise_on_error=False,
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert not result.success and not ran
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    failed = evaluations["raw_events_lines_reconcile"]
+    assert not failed.passed and failed.metadata["failed_count"].value == 1
+    assert evaluations["raw_events_data_start"].passed
