@@ -156,28 +156,25 @@ class Bench:
         days = self.args.days
         landing = self.work / f"landing_{name}"
         r["generate"] = self.generate(landing, days, max(1, n // days))
-        # 1. landing alone
-        wh_land = self.work / f"land_{name}.duckdb"
+        # 1. landing alone (in --quick mode into the warehouse that is then built)
+        wh = self.work / f"warehouse_{name}.duckdb"
+        wh.unlink(missing_ok=True)
+        wh_land = wh if self.args.quick else self.work / f"land_{name}.duckdb"
         wh_land.unlink(missing_ok=True)
         res = self.m(f"landing {name}", [PY, "-m", "benchmarks.tasks", "land", "--landing",
                                          str(landing), "--warehouse", str(wh_land)])
         r["landing"] = {**res.json_payload(), **self.row(res)}
-        wh_land.unlink(missing_ok=True)
+        if not self.args.quick:
+            wh_land.unlink(missing_ok=True)
         self.save()
         # 2. full build
-        wh = self.work / f"warehouse_{name}.duckdb"
-        wh.unlink(missing_ok=True)
         target = self.work / f"dbt_target_{name}"
         shutil.rmtree(target, ignore_errors=True)
         if self.args.quick:
             # Smoke mode: no Dagster run (its fixed start-up alone can exceed the smoke test's
-            # budget on a loaded machine); land with land_partition and build the models the
-            # later sections read with plain dbt.
-            self.m(f"landing for build {name}", [PY, "-m", "benchmarks.tasks", "land",
-                                                 "--landing", str(landing), "--warehouse",
-                                                 str(wh)])
+            # budget on a loaded machine); build the session models with plain dbt.
             res = self.m(f"dbt build (quick) {name}", [
-                *self.dbt_argv(target), "--select", "+fct_sessions", "+rpt_session_usage"],
+                *self.dbt_argv(target), "--select", "+fct_sessions"],
                 env={**self.env, "BOTMETER_WAREHOUSE": str(wh)})
             r["quick_dbt_build"] = self.row(res)
         else:

@@ -8,7 +8,6 @@ collected and reported at once as a ConfigError.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from pathlib import Path
 
 import yaml
@@ -77,21 +76,13 @@ def _dbt_vars(path: Path) -> dict:
 
 
 def _kpi_problems() -> list[str]:
-    """Run orchestration.kpi_config's validator when that module exists."""
+    """Validate the KPI configuration file (orchestration.kpi_config owns its rules)."""
+    from orchestration.kpi_config import KpiConfigError, load_kpi_config
+
     try:
-        module = importlib.import_module("orchestration.kpi_config")
-    except ModuleNotFoundError as exc:
-        if exc.name == "orchestration.kpi_config":
-            return []
-        raise
-    for name in ("validate_kpi_config", "validate", "load_kpi_config"):
-        validator = getattr(module, name, None)
-        if callable(validator):
-            try:
-                validator()
-            except Exception as exc:  # noqa: BLE001 - any failure means the file is unusable
-                return [f"KPI configuration: {exc}"]
-            return []
+        load_kpi_config()
+    except (KpiConfigError, OSError) as exc:
+        return [f"KPI configuration: {exc}"]
     return []
 
 

@@ -21,15 +21,18 @@ def _e(value) -> str:
 
 
 def _nice_max(value: float) -> float:
+    """A top for a 4-gridline axis whose steps are round (whole, for counts) numbers."""
     if value <= 0:
         return 4
-    if value <= 20:
-        return float(math.ceil(value / 4) * 4)
-    exp = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * exp:
-            return step * exp
-    return 10 * exp
+    raw = value / 4
+    if raw <= 1:
+        return 4
+    exp = 10 ** math.floor(math.log10(raw))
+    for m in (1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        step = m * exp
+        if step >= raw and float(step).is_integer():
+            return step * 4
+    return 40 * exp
 
 
 def _fmt(v: float) -> str:
@@ -118,7 +121,7 @@ def vbar_chart(items: list[tuple[str, float]], series: str, color: str = PALETTE
             f'<rect x="{x:.1f}" y="{top + h - bh:.1f}" width="{bw:.1f}" height="{max(bh, 0):.1f}" rx="3" fill="{color}"/>'
             + (f'<text class="val" x="{x + bw / 2:.1f}" y="{top + h - bh - 5:.1f}" text-anchor="middle">{_fmt(v)}</text>'
                if len(items) <= 14 else "")
-            + (f'<text class="axis" x="{x + bw / 2:.1f}" y="{height - 10}" text-anchor="middle">{_e(label)}</text>'
+            + (f'<text class="axis" x="{x + bw / 2:.1f}" y="{height - 10}" text-anchor="middle">{_e(label[5:] if len(label) == 10 else label)}</text>'
                if i % step == 0 else "")
             + "</g>")
     parts.append("</svg>")

@@ -23,9 +23,11 @@ Pipeline per day (no Python loop per event anywhere):
    gzips it (zlib releases the GIL) while the main thread renders the next chunk.
    Malformed lines are spliced in at random row boundaries without copying.
 
-Determinism: random draws come from ``SeedSequence`` streams keyed by ``(seed, day)``;
-ids are a bijective hash of counters (unique by construction); gzip headers carry no
-mtime. Same arguments, byte-identical files.
+Determinism: random draws come from ``SeedSequence`` streams keyed by (seed, calendar
+date); ids are a bijective hash of (date, counter), unique by construction; gzip headers
+carry no mtime. Same arguments give byte-identical files, and because everything is keyed
+by calendar date, generating a date range in several calls (same seed and events_per_day)
+reproduces the same events with no id collisions -- handy for incremental-load demos.
 """
 
 from __future__ import annotations
@@ -302,6 +304,17 @@ def _indices(idx: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
     return pa.Array.from_buffers(pa.int64(), len(idx), [_bitmap(valid), pa.py_buffer(idx)])
 
 
+def _decimal_vocab(prefix: str, count: int, scale: int = 100) -> pa.Array:
+    """``prefix + str(i / scale)`` with two decimals (scale 100) for i < count, via Arrow."""
+    values = np.arange(count)
+    whole = pc.cast(_indices(values // scale), _STR)
+    if scale == 1:
+        return pc.binary_join_element_wise(_literal(prefix), whole, _literal(""))
+    cents = pc.utf8_lpad(pc.cast(_indices(values % scale), _STR), width=2, padding="0")
+    return pc.binary_join_element_wise(
+        _literal(prefix), whole, _literal("."), cents, _literal(""))
+
+
 def _lookup(vocab: pa.Array, idx: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
     return vocab.take(_indices(idx, valid))
 
@@ -324,6 +337,7 @@ class _World:
     seed: int
     start: dt.date
     start_ms: int
+    first_ordinal: int  # date.toordinal() of start: days are keyed by calendar date
     days: int
     events_per_day: int
     accounts: list[tuple[str, str, str, tuple[str, ...]]]
@@ -337,7 +351,7 @@ class _World:
     cust_bot2: np.ndarray  # == bot1 for single-bot customers
     cust_channel: np.ndarray  # preferred channel
     cust_digits: np.ndarray  # _table of the zero-padded customer numbers
-    heavy: np.ndarray  # (k, 5): customer, page, first_day, n_days, minute of the hour
+    heavy: np.ndarray  # (k, 5): customer, page, weekly phase, active days, minute of hour
     salts: dict[str, np.uint64]
     # Rendering tables.
     head_template: np.ndarray
@@ -379,8 +393,9 @@ def _build_world(seed: int, start: dt.date, days: int, events_per_day: int) -> _
                          intervals.tolist(), (rng.random(n_bots) * intervals).astype(int).tolist(),
                          strict=True)
     versions: dict[str, int] = {}
+    ordinals = range(start.toordinal(), start.toordinal() + days)
     version_idx = np.array(
-        [[versions.setdefault(_bot_version(*params, day), len(versions)) for day in range(days)]
+        [[versions.setdefault(_bot_version(*params, day), len(versions)) for day in ordinals]
          for params in version_params], dtype=np.int32)
 
     pages = [site + path for _s, _n, site, paths in accounts for path in paths]
@@ -403,14 +418,14 @@ def _build_world(seed: int, start: dt.date, days: int, events_per_day: int) -> _
     cust_channel = rng.choice(len(CHANNELS), n_cust, p=CHANNEL_P)
     cust_width = max(6, len(str(n_cust - 1)))
 
-    # A few "heavy" visitors reload the same page every hour for a few days.
+    # A few "heavy" visitors reload the same page every hour, 3-4 days every week.
     n_heavy = 0 if events_per_day < 300 else int(min(5, max(1, events_per_day // 1500)))
     heavy_cust = rng.choice(n_cust, n_heavy, replace=False)
     heavy_acc = cust_account[heavy_cust]
     heavy = np.stack(
         [heavy_cust,
          page_start[heavy_acc] + (rng.random(n_heavy) * page_count[heavy_acc]).astype(np.int64),
-         rng.integers(0, max(1, days - 2), n_heavy), rng.integers(3, 5, n_heavy),
+         rng.integers(0, 7, n_heavy), rng.integers(3, 5, n_heavy),
          rng.integers(0, 60, n_heavy)], axis=1,
     ).reshape(-1, 5)
     salts = dict(zip(("event", "conv", "ticket"),
@@ -436,9 +451,9 @@ def _build_world(seed: int, start: dt.date, days: int, events_per_day: int) -> _
         "kpi_name": [f',"kpi_name":"{k}"' for k in KPIS],
         "confidence": [f',"confidence":{i / 1000:.3f}' for i in range(1001)],
         "status_code": [f',"status_code":{c}' for c in (*OK_CODES, *ERROR_CODES)],
-        "value": [f',"value":{c // 100}.{c % 100:02d}' for c in range(100_000)],  # cents
+        "value": _decimal_vocab(',"value":', 100_000),  # cents -> "12.34"
         "is_fallback": [',"is_fallback":false', ',"is_fallback":true'],
-        "latency_ms": [f',"latency_ms":{i}' for i in range(30_001)],
+        "latency_ms": _decimal_vocab(',"latency_ms":', 30_001, scale=1),
         "text_props": [f',"properties":{{"text_length":{n}{lang}}}'
                        for lang in ("", ',"lang":"en"', ',"lang":"de"') for n in range(400)],
         "entry_props": [f',"properties":{{"entry_point":"{e}"}}' for e in ENTRY_POINTS],
@@ -447,15 +462,15 @@ def _build_world(seed: int, start: dt.date, days: int, events_per_day: int) -> _
     }
     slot_vocab, slot_of = [], {}
     for s, names in enumerate(SLOTS):
-        strings: list[str] = []
-        for name in names:
-            slot_of[name] = (s, len(strings))
-            strings += pieces[name]
-        slot_vocab.append(_vocab(strings))
+        parts = [pieces[name] if isinstance(pieces[name], pa.Array) else _vocab(pieces[name])
+                 for name in names]
+        for name, first in zip(names, np.cumsum([0] + [len(p) for p in parts]), strict=False):
+            slot_of[name] = (s, int(first))
+        slot_vocab.append(pa.concat_arrays(parts))
 
     return _World(
         seed=seed, start=start, days=days, events_per_day=events_per_day,
-        start_ms=(start - dt.date(1970, 1, 1)).days * DAY_MS,
+        start_ms=(start - dt.date(1970, 1, 1)).days * DAY_MS, first_ordinal=start.toordinal(),
         accounts=accounts, bot_account=bot_account, bot_ids=bot_ids,
         page_start=page_start, page_count=page_count,
         cust_p=cust_p, cust_account=cust_account, cust_bot1=cust_bot1, cust_bot2=cust_bot2,
@@ -476,20 +491,16 @@ def _build_world(seed: int, start: dt.date, days: int, events_per_day: int) -> _
 
 _COLUMNS = {
     "t": np.int64,  # occurred_at, epoch ms UTC
-    "etype": np.int8,
+    "conv": np.uint64,  # conversation key, 0 = none; also keys the ticket_id
     "cust": np.int32,
     "bot": np.int16,
+    "etype": np.int8,
     "chan": np.int8,
     "actor": np.int8,  # ACTORS code; 0 = key omitted
-    "conv": np.uint64,  # conversation key (valid where has_conv)
-    "has_conv": np.bool_,
-    "ticket": np.uint64,  # ticket key (valid where has_ticket)
-    "has_ticket": np.bool_,
-    **{f"slot{s}": np.int32 for s in range(len(SLOTS))},  # index into slot vocabulary
-    **{f"has_slot{s}": np.bool_ for s in range(len(SLOTS))},
+    **{f"slot{s}": np.int32 for s in range(len(SLOTS))},  # slot vocabulary index, -1 = none
 }
-# Added once a day's rows are final: key (event id source), gday (generation day, fixes the
-# bot_version), meta (bit 0 bot_name, bit 1 bot_version present), tz (TZ_OFFSETS_MIN index).
+# Added once a day's rows are final: "key" (date << 34 | counter, the event id source) and
+# "style" (how to render: bit 0 bot_name, bit 1 bot_version present, bits 2+ TZ_OFFSETS_MIN).
 
 
 class _Table:
@@ -523,22 +534,19 @@ class _Collector:
         self.parts: list[dict[str, np.ndarray]] = [
             {k: np.zeros(0, dtype=d) for k, d in _COLUMNS.items()}]
 
-    def add(self, etype: str, t, cust, bot, chan, actor, conv=None, ticket=None, **pieces):
+    def add(self, etype: str, t, cust, bot, chan, actor, conv=None, **pieces):
         """Add events; ``pieces`` maps a slot piece name to (index, valid mask or None)."""
         n = len(t)
         cols = {
-            "t": t, "etype": np.full(n, EVENT_TYPES.index(etype)), "cust": cust, "bot": bot,
-            "chan": chan, "actor": np.broadcast_to(actor, (n,)),
-            "conv": np.zeros(n) if conv is None else conv, "has_conv": np.full(n, conv is not None),
-            "ticket": np.zeros(n) if ticket is None else ticket,
-            "has_ticket": np.full(n, ticket is not None),
+            "t": t, "conv": np.zeros(n) if conv is None else conv, "cust": cust, "bot": bot,
+            "etype": np.full(n, EVENT_TYPES.index(etype)), "chan": chan,
+            "actor": np.broadcast_to(actor, (n,)),
         }
         for s in range(len(SLOTS)):
-            cols[f"slot{s}"], cols[f"has_slot{s}"] = np.zeros(n), np.zeros(n, dtype=bool)
+            cols[f"slot{s}"] = np.full(n, -1)
         for name, (idx, valid) in pieces.items():
             s, offset = self.w.slot_of[name]
-            cols[f"slot{s}"] = offset + idx
-            cols[f"has_slot{s}"] = np.ones(n, dtype=bool) if valid is None else valid
+            cols[f"slot{s}"] = offset + idx if valid is None else np.where(valid, offset + idx, -1)
         self.parts.append({k: np.asarray(cols[k]).astype(d) for k, d in _COLUMNS.items()})
 
     def table(self) -> _Table:
@@ -578,14 +586,15 @@ def _simulate_day(w: _World, day: int, rng: np.random.Generator) -> tuple[_Table
         _impressions(out, w, day, day_start, target - sum(len(p["t"]) for p in out.parts),
                      convs, rng)
     table = out.table()
-    table = table.take(np.flatnonzero(table["t"] < w.start_ms + w.days * DAY_MS))
+    inside = table["t"] < w.start_ms + w.days * DAY_MS
+    if not inside.all():
+        table = table.take(np.flatnonzero(inside))
     n = len(table)
-    table.cols["key"] = (np.uint64(day) << np.uint64(34)) + np.arange(n, dtype=np.uint64)
-    table.cols["gday"] = np.full(n, day, dtype=np.int32)
-    table.cols["meta"] = (_pick(rng, P_BOT_NAME, n) + 2 * _pick(rng, P_BOT_VERSION, n)).astype(
-        np.int8)
-    table.cols["tz"] = np.where(_pick(rng, P_TZ_OFFSET, n),
-                                rng.integers(1, len(TZ_OFFSETS_MIN), n), 0).astype(np.int8)
+    ordinal = np.uint64(w.first_ordinal + day)
+    table.cols["key"] = (ordinal << np.uint64(34)) + np.arange(n, dtype=np.uint64)
+    tz = np.where(_pick(rng, P_TZ_OFFSET, n), rng.integers(1, len(TZ_OFFSETS_MIN), n), 0)
+    table.cols["style"] = (_pick(rng, P_BOT_NAME, n) + 2 * _pick(rng, P_BOT_VERSION, n)
+                           + 4 * tz).astype(np.int8)
     return table, n_convs
 
 
@@ -607,7 +616,8 @@ def _conversations(out: _Collector, w: _World, day: int, day_start: int, target:
         [chan, (chan[fu] + rng.integers(1, len(CHANNELS), len(fu))) % len(CHANNELS)])
     start = np.concatenate([start, start[fu] + rng.integers(45_000, 300_000, len(fu))])
     n = len(start)
-    conv = (np.uint64(day) << np.uint64(32)) + np.arange(n, dtype=np.uint64)
+    ordinal = np.uint64(w.first_ordinal + day)
+    conv = (ordinal << np.uint64(32)) + np.arange(n, dtype=np.uint64)
 
     def add(etype, rows, t, actor, **kw):
         out.add(etype, t, cust[rows], bot[rows], chan[rows], actor, conv=conv[rows], **kw)
@@ -673,8 +683,7 @@ def _conversations(out: _Collector, w: _World, day: int, day_start: int, target:
     rt = np.flatnonzero(_pick(rng, P_TICKET, n))
     k = len(rt)
     ticket_t = end[rt] + rng.integers(2_000, 90_000, k)
-    add("ticket_created", rt, ticket_t, np.where(_pick(rng, 0.6, k), A_AGENT, A_SYSTEM),
-        ticket=(np.uint64(day) << np.uint64(32)) + rt.astype(np.uint64))
+    add("ticket_created", rt, ticket_t, np.where(_pick(rng, 0.6, k), A_AGENT, A_SYSTEM))
     end[rt] = ticket_t
     rg = rt[_pick(rng, P_AGENT_MSG, k)]
     agent_t = end[rg] + rng.integers(30_000, 10 * MIN_MS, len(rg))
@@ -709,7 +718,7 @@ def _impressions(out: _Collector, w: _World, day: int, day_start: int, budget: i
     parts = [(np.maximum(start[linked] - rng.integers(5_000, 180_000, len(linked)), day_start),
               cust[linked], bot[linked], np.full(len(linked), -1))]
 
-    hv = w.heavy[(w.heavy[:, 2] <= day) & (day < w.heavy[:, 2] + w.heavy[:, 3])]
+    hv = w.heavy[(w.first_ordinal + day + w.heavy[:, 2]) % 7 < w.heavy[:, 3]]
     reps = np.repeat(np.arange(len(hv)), 24)
     heavy_cust = hv[reps, 0]
     parts.append((day_start + np.tile(np.arange(24), len(hv)) * HOUR_MS + hv[reps, 4] * MIN_MS
@@ -783,52 +792,55 @@ def _render(w: _World, tb: _Table) -> pa.Array:
     """Rows -> Arrow strings ``{...}\\n``, one per row, same order. Pure function of rows."""
     n = len(tb)
     cw = w.cust_digits.itemsize
+    style = tb["style"]
+    tz = style >> 2
     head = np.empty((n, len(w.head_template)), dtype=np.uint8)
     head[:] = w.head_template
     (id_at, _), (cust_at, _), _ = _field_positions(cw)
     head[:, id_at:id_at + 16] = _hex16(_mix64(tb["key"] ^ w.salts["event"]))
     head[:, cust_at:cust_at + cw] = _gather(w.cust_digits, tb["cust"])
-    _clock_into(head[:, -23:], tb["t"] + w.tz_offset_ms[tb["tz"]])
-    tz = tb["tz"].astype(np.int64)
+    _clock_into(head[:, -23:], tb["t"] + w.tz_offset_ms[tz])
     pieces = [
         _matrix_strings(head),
-        _lookup(w.tz_type_vocab, tz * len(EVENT_TYPES) + tb["etype"]),
+        _lookup(w.tz_type_vocab, tz.astype(np.int64) * len(EVENT_TYPES) + tb["etype"]),
     ]
-    has_conv = tb["has_conv"]
+    conv_key = tb["conv"]
+    has_conv = conv_key != 0
     if has_conv.any():
         conv = np.empty((n, 42), dtype=np.uint8)
         conv[:] = np.frombuffer(b',"conversation_id":"conv_' + b"0" * 16 + b'"', np.uint8)
-        conv[:, 25:41] = _hex16(_mix64(tb["conv"] ^ w.salts["conv"]))
+        conv[:, 25:41] = _hex16(_mix64(conv_key ^ w.salts["conv"]))
         pieces.append(_matrix_strings(conv, None if has_conv.all() else has_conv))
-    has_ticket = tb["has_ticket"]
+    has_ticket = tb["etype"] == EVENT_TYPES.index("ticket_created")
     if has_ticket.any():  # rare: render only ticket rows, then scatter with null indices
         rows = np.flatnonzero(has_ticket)
         ticket = np.empty((len(rows), 35), dtype=np.uint8)
         ticket[:] = np.frombuffer(b',"ticket_id":"tkt_' + b"0" * 16 + b'"', np.uint8)
-        ticket[:, 18:34] = _hex16(_mix64(tb["ticket"][rows] ^ w.salts["ticket"]))
+        ticket[:, 18:34] = _hex16(_mix64(conv_key[rows] ^ w.salts["ticket"]))
         pieces.append(_lookup(_matrix_strings(ticket), np.cumsum(has_ticket) - 1, has_ticket))
-    meta = tb["meta"]
     bot = tb["bot"].astype(np.int64)
     pieces.append(_lookup(
         w.context_vocab,
-        ((bot * len(CHANNELS) + tb["chan"]) * 2 + (meta & 1)) * len(ACTORS) + tb["actor"]))
-    pieces.append(_lookup(w.version_vocab, w.version_idx[bot, tb["gday"]], (meta & 2) > 0))
+        ((bot * len(CHANNELS) + tb["chan"]) * 2 + (style & 1)) * len(ACTORS) + tb["actor"]))
+    day = (tb["key"] >> np.uint64(34)).astype(np.int64) - w.first_ordinal
+    pieces.append(_lookup(w.version_vocab, w.version_idx[bot, day], (style & 2) > 0))
     for s, vocab in enumerate(w.slot_vocab):
-        valid = tb[f"has_slot{s}"]
+        idx = tb[f"slot{s}"]
+        valid = idx >= 0
         if valid.any():
-            pieces.append(_lookup(vocab, tb[f"slot{s}"], valid))
+            pieces.append(_lookup(vocab, idx, valid))
     pieces += [_literal("}\n"), _literal("")]
     return pc.binary_join_element_wise(*pieces, null_handling="skip")
 
 
-def _malformed_lines(w: _World, day: int, first_kind: int, count: int,
-                     rng: np.random.Generator) -> list[bytes]:
+def _malformed_lines(w: _World, day: int, count: int, rng: np.random.Generator) -> list[bytes]:
     """Bad lines for one arrival day, cycling through MALFORMED_KINDS across days."""
     if count == 0:
         return []
-    # Keys with the top bit set never collide with real event keys (day << 34 | counter).
-    keys = (np.uint64(1) << np.uint64(63)) + np.arange(first_kind, first_kind + count,
-                                                        dtype=np.uint64)
+    first_kind = (w.first_ordinal + day) * count
+    # Keys with the top bit set never collide with real event keys (date << 34 | counter).
+    keys = (np.uint64(1) << np.uint64(63)) + np.uint64(first_kind) + np.arange(
+        count, dtype=np.uint64)
     ids = [f"evt_{h.tobytes().decode()}" for h in _hex16(_mix64(keys ^ w.salts["event"]))]
     times = (w.start_ms + day * DAY_MS + rng.integers(0, DAY_MS, count)).tolist()
     bot = int(rng.integers(0, len(w.bot_ids)))
@@ -914,13 +926,18 @@ class _DayWriter:
         while len(self.inflight) > MAX_INFLIGHT:
             self.inflight.popleft().result()
 
-    def write_day(self, table: _Table, bad: list[bytes], paths: list[Path],
-                  rng: np.random.Generator) -> int:
-        """Write ``table`` rows (with a ``file`` column) plus ``bad`` lines; returns #lines."""
+    def write_day(self, source: _Table, rows: np.ndarray, files: np.ndarray, bad: list[bytes],
+                  paths: list[Path], rng: np.random.Generator) -> int:
+        """Write ``source`` rows ``rows`` to files ``files`` plus ``bad`` lines; returns #lines.
+
+        Rows are grouped by file and shuffled within it (files are not time-sorted) with a
+        single gather, then rendered in that order.
+        """
         n_files = len(paths)
-        perm = rng.permutation(len(table))  # files are not sorted by time
-        table = table.take(perm[np.argsort(table["file"][perm], kind="stable")])
-        bounds = np.concatenate([[0], np.cumsum(np.bincount(table["file"], minlength=n_files))])
+        perm = rng.permutation(len(rows))
+        order = perm[np.argsort(files[perm], kind="stable")]
+        table = source.take(rows[order])
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(files, minlength=n_files))])
         bad_file = rng.integers(0, n_files, len(bad))
         for f, path in enumerate(paths):
             lo, hi = int(bounds[f]), int(bounds[f + 1])
@@ -991,24 +1008,31 @@ def generate(
     writer = _DayWriter(w, gzip_files)
     try:
         for day in range(days):
-            rng = np.random.default_rng(np.random.SeedSequence(seed % 2**64, spawn_key=(1, day)))
+            rng = np.random.default_rng(
+                np.random.SeedSequence(seed % 2**64, spawn_key=(1, w.first_ordinal + day)))
             table, n_convs = _simulate_day(w, day, rng)
             rows, arrival, file_no, n_late, n_dup = _route(
                 table, w, day, late_fraction, duplicate_fraction, files_per_day, rng)
-            for when in np.unique(arrival).tolist():
+            for when in np.unique(arrival[arrival > day]).tolist():
                 sel = arrival == when
                 part = table.take(rows[sel])
                 part.cols["file"] = file_no[sel].astype(np.int16)
                 pending[when].append(part)
-            bad = _malformed_lines(w, day, totals["malformed"], malformed_lines_per_day, rng)
-            today = pending.pop(day, [])
-            today = _Table.concat(today) if today else _empty_routed(table)
+            # Today's rows: fresh ones plus rows that waited for today, read from one table.
+            sel = arrival == day
+            waiting = pending.pop(day, [])
+            source = _Table.concat([table, *waiting]) if waiting else table
+            first = len(table) + np.cumsum([0] + [len(p) for p in waiting])
+            today_rows = np.concatenate(
+                [rows[sel]] + [first[i] + np.arange(len(p)) for i, p in enumerate(waiting)])
+            today_files = np.concatenate([file_no[sel]] + [p["file"] for p in waiting])
+            bad = _malformed_lines(w, day, malformed_lines_per_day, rng)
 
             folder = root / (start + dt.timedelta(days=day)).isoformat()
             folder.mkdir(parents=True, exist_ok=True)
             paths = [folder / f"part-{f:03d}{suffix}" for f in range(files_per_day)]
             _remove_stale_parts(folder, set(paths))
-            totals["lines"] += writer.write_day(today, bad, paths, rng)
+            totals["lines"] += writer.write_day(source, today_rows, today_files, bad, paths, rng)
             files += paths
             totals["events"] += len(table)
             totals["conversations"] += n_convs
@@ -1018,12 +1042,6 @@ def generate(
     finally:
         writer.close()
     return GenerationSummary(start=start, days=days, files=files, **totals)
-
-
-def _empty_routed(table: _Table) -> _Table:
-    empty = table.slice(0, 0)
-    empty.cols["file"] = np.zeros(0, dtype=np.int16)
-    return empty
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,16 +10,18 @@ from dagster_dbt import build_dbt_asset_selection
 from assets.publish import dashboard, published_warehouse
 from assets.raw_events import raw_events
 from orchestration.dbt_assets import botmeter_dbt_models
-from orchestration.partitions import daily_arrival_partitions
 
-pipeline_selection = dg.AssetSelection.assets(raw_events) | build_dbt_asset_selection(
-    [botmeter_dbt_models], dbt_select="fqn:*"
-) | dg.AssetSelection.assets(published_warehouse, dashboard)  # serving: after the marts
+pipeline_selection = (
+    dg.AssetSelection.assets(raw_events)
+    | build_dbt_asset_selection([botmeter_dbt_models], dbt_select="fqn:*")
+    # botmeter's own checks on the dbt marts (dbt's tests come with the selection above).
+    | dg.AssetSelection.checks_for_assets(botmeter_dbt_models)
+    | dg.AssetSelection.assets(published_warehouse, dashboard)  # serving: after the marts
+)
 
 daily_job = dg.define_asset_job(
     name="botmeter_daily",
     selection=pipeline_selection,
-    partitions_def=daily_arrival_partitions,
     executor_def=dg.in_process_executor,
     description="Land arrival dates and bring every dbt model and check up to date.",
 )

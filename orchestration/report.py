@@ -350,6 +350,9 @@ def _rates(con, tables, start, end, f, kpis, notes) -> None:
     for name, num, den in rows:
         if den:
             kpis[name] = round(float(num) / float(den), 4)
+    if rows and "channel" in cols and not f.get("channel"):
+        notes.append("containment and escalation rates are summed over agg_kpis_daily's channels "
+                     "(a session weighs once per channel it touched)")
 
 
 def _top_intents(con, tables, start, end, f, notes, limit: int = 10) -> list[dict]:

@@ -7,6 +7,24 @@ import os
 from pathlib import Path
 
 START = dt.date(2024, 3, 1)
+
+
+def refresh_manifest() -> None:
+    """`dbt parse` before orchestration.dbt_assets is imported: its @dbt_assets reads
+    target/manifest.json at import time, so a stale manifest misses newly added models."""
+    import subprocess
+    import sys
+
+    from orchestration.settings import PROJECT_ROOT
+
+    dbt = Path(sys.executable).with_name("dbt")
+    subprocess.run([str(dbt), "parse", "--quiet", "--project-dir", str(PROJECT_ROOT),
+                    "--profiles-dir", str(PROJECT_ROOT / "dbt_project"),
+                    "--target-path", str(PROJECT_ROOT / "target")], check=True, cwd=PROJECT_ROOT)
+
+
+if "orchestration.dbt_assets" not in __import__("sys").modules:
+    refresh_manifest()
 DAYS = 10
 
 

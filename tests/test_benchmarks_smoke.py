@@ -1,0 +1,37 @@
+"""Smoke run of the benchmark command at a tiny size, so the suite cannot rot.
+
+No timing assertions: benchmarks are not tests. This only checks that the documented command
+runs end to end (`--quick`: no Dagster runs) and writes a results file with every section.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_benchmark_command_writes_results(tmp_path: Path) -> None:
+    out = tmp_path / "RESULTS.md"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--sizes", "2k", "--days", "2", "--quick",
+         "--workdir", str(tmp_path / "work"), "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    text = out.read_text()
+    from benchmarks.run import SECTIONS
+
+    for section in SECTIONS:
+        assert f"## {section}" in text, f"missing section {section!r}"
+    assert "| target | figures | verdict |" in text
+    data = json.loads(out.with_suffix(".json").read_text())
+    size = data["sizes"]["2k"]
+    assert size["landing"]["lines"] > 0
+    sess = size["sessionization"]
+    assert sess["counts_equal"], sess["counts"]
+    assert sess["bare"]["sessions"] == sess["pandas"]["sessions"] > 0
+    assert data["impressions"]["heavy_rows"] == 10_000

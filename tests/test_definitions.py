@@ -1,0 +1,91 @@
+"""The code location loads, the layout is the repo's own, and dbt sees the models."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.settings import PROJECT_ROOT
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
+
+
+def test_top_level_packages_import_from_this_repo():
+    import assets
+    import benchmarks
+    import checks
+    import orchestration
+
+    for module in (assets, checks, orchestration, benchmarks):
+        assert Path(module.__file__).resolve().is_relative_to(PROJECT_ROOT), module.__file__
+
+
+def test_dbt_parses_the_top_level_models_folder():
+    from orchestration.dbt_assets import botmeter_dbt_project, prepare_manifest
+
+    project = botmeter_dbt_project()
+    prepare_manifest(project)
+    manifest = json.loads(Path(project.manifest_path).read_text())
+    models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+    assert len(models) >= 10, "dbt parsed (almost) no models: check model-paths"
+    assert all(m["original_file_path"].startswith("models/") for m in models)
+    assert {"fct_sessions", "stg_botmeter__events"} <= {m["name"] for m in models}
+
+
+def test_workspace_yaml_code_location_loads():
+    dagster = Path(sys.executable).with_name("dagster")
+    result = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", str(PROJECT_ROOT / "workspace.yaml")],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _asset_graph() -> dict[str, list[str]]:
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    return {
+        key.to_user_string(): sorted(p.to_user_string() for p in graph.get(key).parent_keys)
+        for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string())
+    }
+
+
+def test_asset_graph_snapshot():
+    """A change to the asset graph must be deliberate: regenerate with
+    `python -m tests.test_definitions` and review the diff."""
+    assert _asset_graph() == json.loads(SNAPSHOT.read_text())
+
+
+def test_daily_schedule_requests_yesterdays_partition():
+    from orchestration.definitions import defs
+
+    schedule = defs.get_schedule_def("daily_schedule")
+    assert schedule.cron_schedule == "0 2 * * *"
+    assert schedule.execution_timezone == "UTC"
+    context = dg.build_schedule_context(
+        scheduled_execution_time=dt.datetime(2024, 5, 2, 2, 0, tzinfo=dt.UTC),
+        repository_def=defs.get_repository_def(),
+    )
+    request = schedule.evaluate_tick(context).run_requests[0]
+    assert request.partition_key == "2024-05-01"
+
+
+def test_daily_job_covers_landing_and_models_with_in_process_executor():
+    from orchestration.definitions import defs
+
+    job = defs.get_job_def("botmeter_daily")
+    keys = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
+    assert {"raw/events", "staging/stg_botmeter__events", "marts/fct_sessions"} <= keys
+    assert job.executor_def.name == "in_process"
+
+
+if __name__ == "__main__":
+    SNAPSHOT.parent.mkdir(exist_ok=True)
+    SNAPSHOT.write_text(json.dumps(_asset_graph(), indent=2) + "\n")
+    print(f"wrote {SNAPSHOT}")

@@ -1,0 +1,256 @@
+"""The raw event contract: every rejection reason, nothing lost, idempotent and order-free."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+
+import duckdb
+import pytest
+
+from assets.landing import land_partition, list_arrival_dates
+from tests.pipeline_helpers import event, land, write_landing
+
+DAY = dt.date(2022, 3, 10)
+OK = event("ok1", "message", "2022-03-10T10:00:00Z")
+
+
+def _land_lines(tmp_path, lines, gz=False, day=DAY):
+    landing = tmp_path / "landing"
+    write_landing(landing, {day: lines}, gz=gz)
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    result = land_partition(con, landing, day)
+    quarantine = con.execute(
+        "select line_number, reason, reason_detail, raw_line from raw.quarantine "
+        "order by line_number"
+    ).fetchall()
+    events = con.execute("select * from raw.events order by line_number").df()
+    con.close()
+    return result, quarantine, events
+
+
+REJECTIONS = [
+    ("not json at all", "invalid_json", "not valid JSON"),
+    ('{"event_id": "x", ', "invalid_json", "not valid JSON"),
+    ("[1, 2, 3]", "invalid_json", "JSON is not an object"),
+    ('"just a string"', "invalid_json", "JSON is not an object"),
+    ("   ", "blank_line", None),
+    (json.dumps({k: v for k, v in OK.items() if k != "customer_id"}), "missing_field",
+     "customer_id"),
+    (json.dumps({**OK, "event_id": None}), "missing_field", "event_id"),
+    (json.dumps({**OK, "account_id": ""}), "missing_field", "account_id"),
+    (json.dumps({**OK, "event_type": "page_scroll"}), "unknown_event_type", "page_scroll"),
+    (json.dumps({**OK, "occurred_at": "10/03/2022 10:00"}), "invalid_timestamp",
+     "10/03/2022 10:00"),
+    (json.dumps({**OK, "occurred_at": 1646906400}), "invalid_timestamp", "1646906400"),
+    (json.dumps({**OK, "occurred_at": "2022-02-03T23:59:59.999Z"}), "before_data_start",
+     "2022-02-03T23:59:59.999000Z"),
+    (json.dumps({**OK, "occurred_at": "2022-03-12T00:00:00.001Z"}), "future_timestamp",
+     "2022-03-12T00:00:00.001000Z"),
+    (json.dumps({**OK, "actor": "robot"}), "invalid_value", "actor=robot"),
+    (json.dumps(event("i1", "intent_matched", "2022-03-10T10:00:00Z", intent="x",
+                      confidence=1.2)), "invalid_value", "confidence=1.2"),
+    (json.dumps(event("a1", "api_call", "2022-03-10T10:00:00Z", api_name="x",
+                      latency_ms=-1)), "invalid_value", "latency_ms=-1"),
+    (json.dumps(event("a2", "api_call", "2022-03-10T10:00:00Z", api_name="x",
+                      status_code="teapot")), "invalid_value", "status_code=teapot"),
+    (json.dumps(event("p1", "impression", "2022-03-10T10:00:00Z")), "missing_field", "page_url"),
+    (json.dumps(event("t1", "ticket_created", "2022-03-10T10:00:00Z", conversation_id="c")),
+     "missing_field", "ticket_id"),
+    (json.dumps({**OK, "customer_id": {"id": 1}}), "invalid_field", "customer_id"),
+]
+
+
+@pytest.mark.parametrize(("line", "reason", "detail"), REJECTIONS,
+                         ids=[f"{r[1]}-{i}" for i, r in enumerate(REJECTIONS)])
+def test_each_rejection_reason(tmp_path, line, reason, detail):
+    result, quarantine, events = _land_lines(tmp_path, [OK, line])
+    assert (result.lines_read, result.accepted, result.rejected) == (2, 1, 1)
+    assert quarantine == [(2, reason, detail, line)]
+    assert list(events["event_id"]) == ["ok1"]
+
+
+def test_invalid_utf8_line_is_quarantined_and_others_kept(tmp_path):
+    landing = tmp_path / "landing"
+    folder = landing / "events" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    (folder / "a.jsonl").write_bytes(
+        json.dumps(OK).encode() + b"\n" + b'{"event_id": "\xff\xfe"}\n'
+    )
+    con = duckdb.connect()
+    result = land_partition(con, landing, DAY)
+    assert (result.accepted, result.rejected) == (1, 1)
+    assert con.execute("select reason from raw.quarantine").fetchall() == [("invalid_utf8",)]
+
+
+def test_truncated_gzip_keeps_complete_lines_and_records_the_damage(tmp_path):
+    landing = tmp_path / "landing"
+    folder = landing / "events" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    lines = [json.dumps(event(f"e{i}", "message", "2022-03-10T10:00:00Z")) for i in range(200)]
+    data = gzip.compress(("\n".join(lines) + "\n").encode())
+    (folder / "a.jsonl.gz").write_bytes(data[: len(data) // 2])
+    con = duckdb.connect()
+    result = land_partition(con, landing, DAY)
+    reasons = dict(con.execute(
+        "select reason, count(*) from raw.quarantine group by reason").fetchall())
+    assert reasons["truncated_file"] == 1
+    assert result.accepted > 0
+    assert result.lines_read == result.accepted + result.rejected
+
+
+def test_timestamps_with_offsets_are_converted_to_utc(tmp_path):
+    lines = [
+        event("z", "message", "2022-03-10T10:00:00Z"),
+        event("plus", "message", "2022-03-10T12:00:00+02:00"),
+        event("minus", "message", "2022-03-10T05:30:00-04:30"),
+        event("naive", "message", "2022-03-10T10:00:00"),
+        event("millis", "message", "2022-03-10T10:00:00.250Z"),
+    ]
+    _, quarantine, events = _land_lines(tmp_path, lines)
+    assert quarantine == []
+    got = dict(zip(events["event_id"], events["occurred_at"], strict=True))
+    ten = dt.datetime(2022, 3, 10, 10)
+    assert got["z"] == got["plus"] == got["minus"] == got["naive"] == ten
+    assert got["millis"] == ten + dt.timedelta(milliseconds=250)
+
+
+def test_data_start_boundary(tmp_path):
+    day = dt.date(2022, 2, 4)
+    lines = [
+        event("before", "message", "2022-02-03T23:59:59.999Z"),
+        event("first", "message", "2022-02-04T00:00:00.000Z"),
+        event("offset_before", "message", "2022-02-04T00:30:00+01:00"),
+    ]
+    _, quarantine, events = _land_lines(tmp_path, lines, day=day)
+    assert list(events["event_id"]) == ["first"]
+    assert [r[1] for r in quarantine] == ["before_data_start", "before_data_start"]
+
+
+def test_future_boundary_is_24h_after_the_end_of_the_arrival_day(tmp_path):
+    lines = [
+        event("edge", "message", "2022-03-12T00:00:00Z"),
+        event("past_edge", "message", "2022-03-12T00:00:00.001Z"),
+    ]
+    _, quarantine, events = _land_lines(tmp_path, lines)
+    assert list(events["event_id"]) == ["edge"]
+    assert [r[1] for r in quarantine] == ["future_timestamp"]
+
+
+def test_numbers_as_strings_and_unknown_fields(tmp_path):
+    line = event("n1", "api_call", "2022-03-10T10:00:00Z", api_name="crm",
+                 status_code="503", latency_ms="12.5", surprise={"kept": False},
+                 properties={"region": "eu"})
+    _, quarantine, events = _land_lines(tmp_path, [line])
+    assert quarantine == []
+    row = events.iloc[0]
+    assert (row["status_code"], row["latency_ms"]) == (503, 12.5)
+    assert json.loads(row["properties"]) == {"region": "eu"}
+    assert "surprise" not in events.columns
+
+
+def test_nothing_lost_on_generated_data_with_injected_bad_lines(tmp_path):
+    from orchestration.generator import generate
+
+    landing = tmp_path / "landing"
+    summary = generate(landing, start=dt.date(2022, 3, 1), days=3, seed=3, events_per_day=400)
+    day_folder = landing / "events" / "2022-03-02"
+    (day_folder / "injected.jsonl").write_text("garbage\n[1]\n\n" + json.dumps(OK) + "\n")
+    dates, _ = list_arrival_dates(landing)
+    results = land(tmp_path / "wh.duckdb", landing, dates)
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True)
+    raw_rows = con.execute("select count(*) from raw.events").fetchall()[0][0]
+    quarantined = con.execute("select count(*) from raw.quarantine").fetchall()[0][0]
+    distinct = con.execute("select count(distinct event_id) from raw.events").fetchall()[0][0]
+    audit = con.execute(
+        "select sum(lines_read), sum(accepted), sum(rejected) from raw.load_audit").fetchall()[0]
+    con.close()
+    lines_read = sum(r.lines_read for r in results)
+    assert lines_read == summary.lines + 4
+    assert lines_read == raw_rows + quarantined
+    assert audit == (lines_read, raw_rows, quarantined)
+    assert all(r.lines_read == r.accepted + r.rejected for r in results)
+    # rows read = rows kept + rows rejected + duplicates dropped
+    assert lines_read == distinct + quarantined + (raw_rows - distinct)
+    assert raw_rows - distinct > 0, "generator writes duplicate deliveries"
+    assert quarantined >= summary.malformed + 3
+
+
+def test_relanding_a_partition_is_idempotent_and_replaces_only_it(tmp_path):
+    landing = tmp_path / "landing"
+    other = DAY + dt.timedelta(days=1)
+    write_landing(landing, {DAY: [OK, "bad"], other: [event("o", "message",
+                                                            "2022-03-11T10:00:00Z")]})
+    wh = tmp_path / "wh.duckdb"
+    land(wh, landing, [DAY, other])
+
+    def snapshot():
+        con = duckdb.connect(str(wh), read_only=True)
+        try:
+            return [con.execute(f"select * from {t} order by all").fetchall()
+                    for t in ("raw.events", "raw.quarantine", "raw.load_audit")]
+        finally:
+            con.close()
+
+    first = snapshot()
+    land(wh, landing, [DAY])
+    assert snapshot() == first
+    # The folder changes: only that partition's rows change.
+    write_landing(landing, {DAY: [event("new", "message", "2022-03-10T11:00:00Z")]})
+    land(wh, landing, [DAY])
+    con = duckdb.connect(str(wh), read_only=True)
+    ids = [r[0] for r in con.execute("select event_id from raw.events order by 1").fetchall()]
+    con.close()
+    assert ids == ["new", "o"]
+
+
+def test_failure_half_way_leaves_previous_state(tmp_path, monkeypatch):
+    landing = tmp_path / "landing"
+    write_landing(landing, {DAY: [OK]})
+    wh = tmp_path / "wh.duckdb"
+    land(wh, landing, [DAY])
+    write_landing(landing, {DAY: [event("other", "message", "2022-03-10T11:00:00Z")]})
+
+    import assets.landing as landing_module
+
+    def broken(_day):
+        return "insert into raw.events select * from no_such_table"
+
+    monkeypatch.setattr(landing_module, "_insert_events_sql", broken)
+    with pytest.raises(duckdb.Error):
+        land(wh, landing, [DAY])
+    con = duckdb.connect(str(wh), read_only=True)
+    assert con.execute("select event_id from raw.events").fetchall() == [("ok1",)]
+    assert con.execute("select count(*) from raw.load_audit").fetchall() == [(1,)]
+    con.close()
+
+
+def test_duplicates_are_kept_in_raw_whatever_the_landing_order(tmp_path):
+    later = DAY + dt.timedelta(days=1)
+    dup = event("dup", "message", "2022-03-10T10:00:00Z")
+    landing = tmp_path / "landing"
+    write_landing(landing, {DAY: [dup, dup], later: [dup, OK]})
+    a, b = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
+    results_a = land(a, landing, [DAY, later])
+    land(b, landing, [later, DAY])
+    assert results_a[0].duplicates_in_partition == 1
+
+    def rows(path):
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            return con.execute("select * from raw.events order by all").fetchall()
+        finally:
+            con.close()
+
+    assert rows(a) == rows(b)
+    assert len(rows(a)) == 4
+
+
+def test_list_arrival_dates_ignores_non_date_folders(tmp_path):
+    (tmp_path / "events" / "2022-03-01").mkdir(parents=True)
+    (tmp_path / "events" / "not-a-date").mkdir()
+    (tmp_path / "events" / "README.txt").write_text("x")
+    dates, ignored = list_arrival_dates(tmp_path)
+    assert dates == [dt.date(2022, 3, 1)]
+    assert ignored == ["README.txt", "not-a-date"]
