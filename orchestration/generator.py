@@ -33,6 +33,8 @@ reproduces the same events with no id collisions -- handy for incremental-load d
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import datetime as dt
 import os
 import time
@@ -872,21 +874,106 @@ def _malformed_lines(w: _World, day: int, count: int, rng: np.random.Generator) 
 # --------------------------------------------------------------------------------------
 
 
+class _ZlibGzip:
+    """Streaming gzip (one member per file) with the standard library's zlib, level 1."""
+
+    def __init__(self):
+        # wbits=31: gzip container with zero mtime and no name, hence reproducible.
+        self.comp = zlib.compressobj(1, zlib.DEFLATED, 31)
+
+    def compress(self, data) -> bytes:
+        return self.comp.compress(data)
+
+    def flush(self) -> bytes:
+        return self.comp.flush()
+
+
+def _load_libdeflate():
+    """libdeflate (if the system has it) compresses ~1.8x faster than zlib at level 1.
+
+    It only compresses whole buffers, so files become a series of gzip members, which
+    every gzip reader concatenates (gzip, zcat, DuckDB, Arrow). Set BOTMETER_LIBDEFLATE=0
+    to force zlib, e.g. for byte-identical .gz files across machines.
+    """
+    if os.environ.get("BOTMETER_LIBDEFLATE", "1") == "0":
+        return None
+    for name in ("libdeflate.so.0", ctypes.util.find_library("deflate")):
+        try:
+            lib = ctypes.CDLL(name) if name else None
+        except OSError:
+            continue
+        if lib is None:
+            continue
+        lib.libdeflate_alloc_compressor.restype = ctypes.c_void_p
+        lib.libdeflate_alloc_compressor.argtypes = [ctypes.c_int]
+        lib.libdeflate_free_compressor.argtypes = [ctypes.c_void_p]
+        lib.libdeflate_gzip_compress_bound.restype = ctypes.c_size_t
+        lib.libdeflate_gzip_compress_bound.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+        lib.libdeflate_gzip_compress.restype = ctypes.c_size_t
+        lib.libdeflate_gzip_compress.argtypes = [
+            ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t]
+        return lib
+    return None
+
+
+class _LibdeflateGzip:
+    """One gzip member per written piece, via libdeflate level 1 (see _load_libdeflate)."""
+
+    def __init__(self, lib, compressor: int, out: np.ndarray):
+        self.lib, self.compressor, self.out = lib, compressor, out
+        self.members = 0
+
+    def compress(self, data) -> memoryview:
+        src = np.frombuffer(data, dtype=np.uint8)
+        size = self.lib.libdeflate_gzip_compress(
+            self.compressor, src.ctypes.data, len(src), self.out.ctypes.data, len(self.out))
+        if size == 0:
+            raise RuntimeError("libdeflate: output buffer too small")
+        self.members += 1
+        return memoryview(self.out)[:size]
+
+    def flush(self) -> bytes | memoryview:
+        return b"" if self.members else self.compress(b"")  # an empty file is still gzip
+
+
+class _Codec:
+    """Creates per-file compressors; owns libdeflate state (used by the writer thread only)."""
+
+    def __init__(self, gzip_files: bool):
+        self.gzip_files = gzip_files
+        self.lib = _load_libdeflate() if gzip_files else None
+        if self.lib is not None:
+            self.compressor = self.lib.libdeflate_alloc_compressor(1)
+            bound = self.lib.libdeflate_gzip_compress_bound(self.compressor, WRITE_SLICE)
+            self.out = np.empty(bound, dtype=np.uint8)
+
+    def open(self):
+        if not self.gzip_files:
+            return None
+        if self.lib is None:
+            return _ZlibGzip()
+        return _LibdeflateGzip(self.lib, self.compressor, self.out)
+
+    def close(self) -> None:
+        if self.lib is not None and self.compressor:
+            self.lib.libdeflate_free_compressor(self.compressor)
+            self.compressor = None
+
+
 class _FileSink:
     """One output file, fed by the writer thread in order; atomically renamed on close."""
 
-    def __init__(self, path: Path, gzip_files: bool):
+    def __init__(self, path: Path, codec: _Codec):
         self.path = path
         self.tmp = path.with_name(f".{path.name}.tmp")
-        self.gzip_files = gzip_files
+        self.codec = codec
         self.fh = None
         self.comp = None
 
     def write(self, segments: list) -> None:
         if self.fh is None:
             self.fh = open(self.tmp, "wb")  # noqa: SIM115 -- closed in close()
-            # wbits=31: gzip container with zero mtime and no name, hence reproducible.
-            self.comp = zlib.compressobj(1, zlib.DEFLATED, 31) if self.gzip_files else None
+            self.comp = self.codec.open()
         for seg in segments:
             for pos in range(0, len(seg), WRITE_SLICE):
                 piece = seg[pos:pos + WRITE_SLICE]
@@ -917,7 +1004,7 @@ class _DayWriter:
 
     def __init__(self, w: _World, gzip_files: bool):
         self.w = w
-        self.gzip_files = gzip_files
+        self.codec = _Codec(gzip_files)
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="botmeter-writer")
         self.inflight: deque = deque()
 
@@ -943,7 +1030,7 @@ class _DayWriter:
             lo, hi = int(bounds[f]), int(bounds[f + 1])
             mine = [bad[i] for i in np.flatnonzero(bad_file == f)]
             where = np.sort(rng.integers(0, hi - lo + 1, len(mine)))  # insert before row
-            sink = _FileSink(path, self.gzip_files)
+            sink = _FileSink(path, self.codec)
             for c0 in range(lo, hi, RENDER_CHUNK):
                 c1 = min(hi, c0 + RENDER_CHUNK)
                 sel = np.flatnonzero((where >= c0 - lo) & (where < c1 - lo))
@@ -960,6 +1047,7 @@ class _DayWriter:
                 self.inflight.popleft().result()
         finally:
             self.pool.shutdown(wait=True)
+            self.codec.close()
 
 
 def _remove_stale_parts(folder: Path, keep: set[Path]) -> None:

@@ -140,7 +140,8 @@ def _build(con, path, start, end, filters) -> dict[str, Any]:
     if bounds is None:
         raise ReportError(f"{path} holds no sessions yet")
     end = end or bounds[1]
-    start = start or (end - dt.timedelta(days=DEFAULT_DAYS - 1))
+    # default: the 30 days up to the newest data day (not before the first data day)
+    start = start or max(end - dt.timedelta(days=DEFAULT_DAYS - 1), min(bounds[0], end))
     if start > end:
         raise ReportError(f"--from {start} is after --to {end}")
     f = _resolve_filters(con, filters)

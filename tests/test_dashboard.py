@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from _serving import build_small_warehouse
+from tests._serving import build_small_warehouse
 from orchestration.dashboard import render_html
 from orchestration.report import build_report
 

@@ -540,14 +540,14 @@ def test_containment_and_escalation_kpis_match_the_oracle(built):
 def test_goal_completion_counts_conversations_on_their_first_day(built):
     _, full = built
     rows = full.frame("""
-        select kpi_date, channel, numerator, denominator
+        select kpi_date, bot_id, channel, numerator, denominator
         from marts.agg_kpis_daily where kpi_name = 'goal_completion_rate'
         order by all
     """)
     # k1 (order_tracked, D1), k2 (payment_completed, started D1), k4 (appointment_booked, first
-    # event the late conversation_started on D1); k3 (D2 whatsapp) has no goal; k5 (b2) none
+    # event the late conversation_started on D1); k3 (D2 whatsapp) and k5 (bot b2) have none
     got = [tuple(r) for r in rows.itertuples(index=False)]
-    assert got == [(D1, "web", 3, 3), (D2, "whatsapp", 0, 1)]
+    assert got == [(D1, "b1", "web", 3, 3), (D2, "b1", "whatsapp", 0, 1), (D3, "b2", "web", 0, 1)]
     monthly = full.frame("select * from marts.agg_kpis_monthly where kpi_name = "
                          "'deeplink_conversation_share'")
     assert monthly["numerator"].sum() == 2  # k1 and k4 (deeplink); k3 is qr_code

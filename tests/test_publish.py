@@ -12,7 +12,7 @@ import duckdb
 import pytest
 import sqlalchemy as sa
 
-from _serving import build_small_warehouse, run_full
+from tests._serving import build_small_warehouse, run_full
 from assets import publish as publish_mod
 from orchestration import docs_gen
 

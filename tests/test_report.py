@@ -10,7 +10,7 @@ import json
 import duckdb
 import pytest
 
-from _serving import build_small_warehouse
+from tests._serving import build_small_warehouse
 from orchestration.cli import main
 from orchestration.report import ReportError, build_report, to_csv, to_json
 

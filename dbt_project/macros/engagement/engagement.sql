@@ -162,7 +162,7 @@
 {% endtest %}
 
 {#- `expression` holds on every row. -#}
-{% test engagement_expression_holds(model, expression) %}
+{% test engagement_expression_holds(model, expression, column_name=none) %}
     select *
     from {{ model }}
     where not coalesce({{ expression }}, false)
