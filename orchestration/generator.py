@@ -897,13 +897,14 @@ def _load_libdeflate():
     """
     if os.environ.get("BOTMETER_LIBDEFLATE", "1") == "0":
         return None
-    for name in ("libdeflate.so.0", ctypes.util.find_library("deflate")):
+    for name in ("libdeflate.so.0", "libdeflate.dylib", None):
+        name = name or ctypes.util.find_library("deflate")  # slow, so tried last
         try:
             lib = ctypes.CDLL(name) if name else None
         except OSError:
             continue
         if lib is None:
-            continue
+            return None
         lib.libdeflate_alloc_compressor.restype = ctypes.c_void_p
         lib.libdeflate_alloc_compressor.argtypes = [ctypes.c_int]
         lib.libdeflate_free_compressor.argtypes = [ctypes.c_void_p]
