@@ -100,7 +100,9 @@ def list_arrival_dates(landing_dir: Path) -> tuple[list[dt.date], list[str]]:
     """Arrival dates present under `<landing>/events/`, and folder names that are not dates."""
     events_dir = Path(landing_dir) / "events"
     if not events_dir.is_dir():
-        raise LandingError(f"landing folder not found: {events_dir} (expected events/<YYYY-MM-DD>/)")
+        raise LandingError(
+            f"landing folder not found: {events_dir} (expected events/<YYYY-MM-DD>/)"
+        )
     dates, ignored = [], []
     for child in sorted(events_dir.iterdir()):
         if not child.is_dir():
@@ -116,7 +118,9 @@ def list_arrival_dates(landing_dir: Path) -> tuple[list[dt.date], list[str]]:
 def list_event_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(EVENT_FILE_SUFFIXES))
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and p.name.endswith(EVENT_FILE_SUFFIXES)
+    )
 
 
 def _gunzip(data: bytes) -> tuple[bytes, str | None]:
@@ -207,6 +211,10 @@ def _sql_list(values) -> str:
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
 
 
+def _sql_tuple(values) -> str:
+    return "(" + _sql_list(values)[1:-1] + ")"
+
+
 def _idx(name: str) -> int:
     return FIELDS.index(name) + 1
 
@@ -252,12 +260,12 @@ def _classify_sql(arrival_date: dt.date) -> str:
     typed as (
         select
             *,
-            timezone('UTC', try_cast({v['occurred_at']} as timestamptz)) as ts,
-            try_cast({v['confidence']} as double) as confidence_d,
-            try_cast({v['status_code']} as double) as status_d,
-            try_cast({v['latency_ms']} as double) as latency_d,
-            try_cast({v['value']} as double) as value_d,
-            try_cast({v['is_fallback']} as boolean) as fallback_b
+            timezone('UTC', try_cast({v["occurred_at"]} as timestamptz)) as ts,
+            try_cast({v["confidence"]} as double) as confidence_d,
+            try_cast({v["status_code"]} as double) as status_d,
+            try_cast({v["latency_ms"]} as double) as latency_d,
+            try_cast({v["value"]} as double) as value_d,
+            try_cast({v["is_fallback"]} as boolean) as fallback_b
         from extracted
     ),
     classified as (
@@ -271,33 +279,33 @@ def _classify_sql(arrival_date: dt.date) -> str:
                 when obj is null then 'invalid_json|JSON is not an object'
                 {missing_common}
                 {invalid_text}
-                when {v['event_type']} not in {_sql_list(EVENT_TYPES).replace('[', '(').replace(']', ')')}
-                    then 'unknown_event_type|' || {v['event_type']}
-                when {t['occurred_at']} <> 'VARCHAR' or ts is null
-                    then 'invalid_timestamp|' || {v['occurred_at']}
+                when {v["event_type"]} not in {_sql_tuple(EVENT_TYPES)}
+                    then 'unknown_event_type|' || {v["event_type"]}
+                when {t["occurred_at"]} <> 'VARCHAR' or ts is null
+                    then 'invalid_timestamp|' || {v["occurred_at"]}
                 when ts < timestamp '{DATA_START_AT.isoformat(sep=" ")}'
                     then 'before_data_start|' || strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ')
                 when ts > {arrival} + interval 2 day
                     then 'future_timestamp|' || strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ')
                 {missing_by_type}
-                when {v['actor']} is not null and {v['actor']} not in
-                    {_sql_list(ACTORS).replace('[', '(').replace(']', ')')}
-                    then 'invalid_value|actor=' || {v['actor']}
-                when {v['confidence']} is not null
+                when {v["actor"]} is not null and {v["actor"]} not in
+                    {_sql_tuple(ACTORS)}
+                    then 'invalid_value|actor=' || {v["actor"]}
+                when {v["confidence"]} is not null
                      and (confidence_d is null or confidence_d < 0 or confidence_d > 1
                           or isnan(confidence_d))
-                    then 'invalid_value|confidence=' || {v['confidence']}
-                when {v['status_code']} is not null
+                    then 'invalid_value|confidence=' || {v["confidence"]}
+                when {v["status_code"]} is not null
                      and (status_d is null or status_d <> floor(status_d)
                           or status_d < 0 or status_d > 999)
-                    then 'invalid_value|status_code=' || {v['status_code']}
-                when {v['latency_ms']} is not null
+                    then 'invalid_value|status_code=' || {v["status_code"]}
+                when {v["latency_ms"]} is not null
                      and (latency_d is null or latency_d < 0 or isnan(latency_d))
-                    then 'invalid_value|latency_ms=' || {v['latency_ms']}
-                when {v['value']} is not null and value_d is null
-                    then 'invalid_value|value=' || {v['value']}
-                when {v['is_fallback']} is not null and fallback_b is null
-                    then 'invalid_value|is_fallback=' || {v['is_fallback']}
+                    then 'invalid_value|latency_ms=' || {v["latency_ms"]}
+                when {v["value"]} is not null and value_d is null
+                    then 'invalid_value|value=' || {v["value"]}
+                when {v["is_fallback"]} is not null and fallback_b is null
+                    then 'invalid_value|is_fallback=' || {v["is_fallback"]}
             end as rejection
         from typed
     )

@@ -75,7 +75,9 @@ def blocking_failures(con: duckdb.DuckDBPyConnection) -> list:
     return []
 
 
-def mart_relations(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> list[tuple[str, str]]:
+def mart_relations(
+    con: duckdb.DuckDBPyConnection, catalog: str | None = None
+) -> list[tuple[str, str]]:
     """(name, 'BASE TABLE'|'VIEW') of schema marts, sorted by name."""
     where_catalog = f"and table_catalog = {_sql_str(catalog)}" if catalog else ""
     return con.execute(
@@ -110,10 +112,10 @@ def publish(warehouse: Path, published: Path | None = None, check: bool = True) 
                 )
         relations = mart_relations(con, "src")
         if not relations:
-            raise PublishError(f"no tables in schema {MARTS_SCHEMA} of {warehouse}: nothing to publish")
-        con.execute(
-            f"attach {_sql_str(tmp)} as dst (storage_version {_sql_str(STORAGE_VERSION)})"
-        )
+            raise PublishError(
+                f"no tables in schema {MARTS_SCHEMA} of {warehouse}: nothing to publish"
+            )
+        con.execute(f"attach {_sql_str(tmp)} as dst (storage_version {_sql_str(STORAGE_VERSION)})")
         con.execute(f"create schema dst.{MARTS_SCHEMA}")
         con.execute("create schema dst.meta")
         with Progress("publish", total=len(relations), unit="tables") as bar:
@@ -173,6 +175,7 @@ def _export_parquet(published: Path, tables: dict[str, int]) -> Path:
 
 # --- Dagster assets -------------------------------------------------------------------------
 
+
 def _mart_asset_keys() -> list[dg.AssetKey]:
     from orchestration.dbt_assets import botmeter_dbt_models
 
@@ -201,7 +204,9 @@ DASHBOARD_KEY = dg.AssetKey(["serving", "dashboard"])
         f"{STORAGE_VERSION}, readable by DuckDB 1.x drivers) plus Parquet folders, for BI tools."
     ),
 )
-def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def published_warehouse(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
     working = warehouse.resolved_warehouse()
     try:
         result = publish(working, settings.published_path(warehouse=working))
@@ -228,7 +233,9 @@ def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseR
     group_name="serving",
     description="The Session Usage dashboard (one self-contained HTML file, last 30 data days).",
 )
-def dashboard(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def dashboard(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
     from orchestration.dashboard import render_html
     from orchestration.report import ReportError, build_report
 

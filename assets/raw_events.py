@@ -1,6 +1,5 @@
 """The raw landing asset: one arrival folder per daily partition into raw.events."""
 
-
 import datetime as dt
 
 import dagster as dg

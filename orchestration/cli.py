@@ -172,15 +172,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     warehouse = settings.warehouse_path(args.warehouse)
     end = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     start = end - dt.timedelta(days=args.days - 1)
-    summary = generate(landing, start=start, days=args.days, seed=args.seed,
-                       events_per_day=args.scale)
+    summary = generate(
+        landing, start=start, days=args.days, seed=args.seed, events_per_day=args.scale
+    )
     print(f"generated {summary.lines} lines for {start}..{end} under {landing / 'events'}")
     for line in run_pipeline(landing, warehouse, start, end, full_refresh=True):
         print(line)
     print(
         f"\nbuilt warehouse {warehouse}\n"
         "look at it:\n"
-        f"  duckdb -readonly {warehouse} \"select * from marts.agg_sessions_monthly_total\"\n"
+        f'  duckdb -readonly {warehouse} "select * from marts.agg_sessions_monthly_total"\n'
         "  .venv/bin/botmeter ui        # Dagster UI with the asset graph and this run\n"
         "tables: marts.fct_sessions, marts.bridge_session_conversations, "
         "marts.dim_conversations, marts.fct_tickets, marts.agg_sessions_daily[_total], "
@@ -193,8 +194,14 @@ def cmd_ui(args: argparse.Namespace) -> int:
     _ensure_dagster_home()
     dagster = Path(sys.executable).with_name("dagster")
     return subprocess.call(
-        [str(dagster), "dev", "-w", str(settings.PROJECT_ROOT / "workspace.yaml"),
-         "-p", str(args.port)],
+        [
+            str(dagster),
+            "dev",
+            "-w",
+            str(settings.PROJECT_ROOT / "workspace.yaml"),
+            "-p",
+            str(args.port),
+        ],
         cwd=settings.PROJECT_ROOT,
     )
 
@@ -205,12 +212,16 @@ def cmd_docs(args: argparse.Namespace) -> int:
     env = {**os.environ, settings.WAREHOUSE_ENV: str(settings.warehouse_path(args.warehouse))}
     base = [dbt_executable(), "--quiet"]
     prof = ["--profiles-dir", str(settings.PROJECT_ROOT / "dbt_project")]
-    subprocess.run([*base, "docs", "generate", *prof], check=True, env=env,
-                   cwd=settings.PROJECT_ROOT)
+    subprocess.run(
+        [*base, "docs", "generate", *prof], check=True, env=env, cwd=settings.PROJECT_ROOT
+    )
     print(f"dbt docs generated in {settings.PROJECT_ROOT / 'target'}")
     if args.serve:
-        return subprocess.call([*base, "docs", "serve", *prof, "--port", str(args.port)],
-                               env=env, cwd=settings.PROJECT_ROOT)
+        return subprocess.call(
+            [*base, "docs", "serve", *prof, "--port", str(args.port)],
+            env=env,
+            cwd=settings.PROJECT_ROOT,
+        )
     return 0
 
 
@@ -218,15 +229,24 @@ def cmd_report(args: argparse.Namespace) -> int:
     """The Session Usage report from the published (read-only) warehouse."""
     from orchestration import report as rpt
 
-    published = settings.published_path(args.warehouse) if args.warehouse else settings.published_path()
+    published = (
+        settings.published_path(args.warehouse) if args.warehouse else settings.published_path()
+    )
     if args.warehouse and not published.stem.endswith("_published"):  # the working file given
         sibling = settings.published_path(warehouse=published)
         published = sibling if sibling.exists() else published
-    split = lambda values: [v.strip() for item in values or [] for v in item.split(",") if v.strip()]  # noqa: E731
+    split = lambda values: [
+        v.strip() for item in values or [] for v in item.split(",") if v.strip()
+    ]  # noqa: E731
     try:
         data = rpt.build_report(
-            published, args.start, args.end, account=split(args.account), bot=split(args.bot),
-            channel=split(args.channel), customer=split(args.customer),
+            published,
+            args.start,
+            args.end,
+            account=split(args.account),
+            bot=split(args.bot),
+            channel=split(args.channel),
+            customer=split(args.customer),
             conversation=split(args.conversation),
         )
     except rpt.ReportError as exc:
@@ -260,11 +280,18 @@ def build_parser() -> argparse.ArgumentParser:
     gen.set_defaults(func=cmd_generate)
 
     run = sub.add_parser("run", help="land arrival folders and update every model")
-    run.add_argument("--landing", help=f"landing folder (default ${settings.LANDING_ENV} or data/landing)")
-    run.add_argument("--warehouse", help=f"DuckDB file (default ${settings.WAREHOUSE_ENV} or data/warehouse.duckdb)")
+    run.add_argument(
+        "--landing", help=f"landing folder (default ${settings.LANDING_ENV} or data/landing)"
+    )
+    run.add_argument(
+        "--warehouse",
+        help=f"DuckDB file (default ${settings.WAREHOUSE_ENV} or data/warehouse.duckdb)",
+    )
     run.add_argument("--start", type=_date, help="first arrival date to land")
     run.add_argument("--end", type=_date, help="last arrival date to land")
-    run.add_argument("--full-refresh", action="store_true", help="rebuild everything from the raw files")
+    run.add_argument(
+        "--full-refresh", action="store_true", help="rebuild everything from the raw files"
+    )
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="generate demo data ending yesterday and build everything")
@@ -286,12 +313,22 @@ def build_parser() -> argparse.ArgumentParser:
     docs.set_defaults(func=cmd_docs)
 
     rep = sub.add_parser("report", help="the Session Usage report (text, json, csv or html)")
-    rep.add_argument("--warehouse", help="published DuckDB file, or the working one (its published copy is read)")
-    rep.add_argument("--from", dest="start", type=_date, help="first session date (default: TO minus 29 days)")
-    rep.add_argument("--to", dest="end", type=_date, help="last session date (default: newest data day)")
+    rep.add_argument(
+        "--warehouse", help="published DuckDB file, or the working one (its published copy is read)"
+    )
+    rep.add_argument(
+        "--from", dest="start", type=_date, help="first session date (default: TO minus 29 days)"
+    )
+    rep.add_argument(
+        "--to", dest="end", type=_date, help="last session date (default: newest data day)"
+    )
     for name in ("account", "bot", "channel", "customer", "conversation"):
-        rep.add_argument(f"--{name}", action="append", metavar="VALUE",
-                         help=f"only sessions of this {name} (repeat or comma-separate)")
+        rep.add_argument(
+            f"--{name}",
+            action="append",
+            metavar="VALUE",
+            help=f"only sessions of this {name} (repeat or comma-separate)",
+        )
     rep.add_argument("--format", choices=["text", "json", "csv", "html"], default="text")
     rep.add_argument("--out", help="write to this file instead of stdout")
     rep.set_defaults(func=cmd_report)

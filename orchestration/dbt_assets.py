@@ -1,6 +1,5 @@
 """dbt models as Dagster assets, partitioned like the raw landing they read."""
 
-
 import json
 import sys
 from functools import cache
@@ -34,8 +33,17 @@ def prepare_manifest(project: DbtProject) -> None:
     import subprocess
 
     subprocess.run(
-        [dbt_executable(), "parse", "--quiet", "--project-dir", str(project.project_dir),
-         "--profiles-dir", str(project.profiles_dir), "--target-path", str(project.target_path)],
+        [
+            dbt_executable(),
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(project.project_dir),
+            "--profiles-dir",
+            str(project.profiles_dir),
+            "--target-path",
+            str(project.target_path),
+        ],
         check=True,
         cwd=project.project_dir,
     )
@@ -57,9 +65,7 @@ class DbtBuildConfig(dg.Config):
     )
 
 
-def dbt_build_args(
-    context: dg.AssetExecutionContext, config: DbtBuildConfig
-) -> list[str]:
+def dbt_build_args(context: dg.AssetExecutionContext, config: DbtBuildConfig) -> list[str]:
     """`dbt build` for the run's arrival dates; a full refresh ignores the dates."""
     args = ["build"]
     if config.full_refresh:

@@ -35,7 +35,5 @@ daily_job = dg.define_asset_job(
     description="Every day at 02:00 UTC: land yesterday's arrival folder and update the models.",
 )
 def daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    yesterday = (context.scheduled_execution_time.astimezone(dt.UTC).date() - dt.timedelta(1))
-    return dg.RunRequest(
-        run_key=yesterday.isoformat(), partition_key=yesterday.isoformat()
-    )
+    yesterday = context.scheduled_execution_time.astimezone(dt.UTC).date() - dt.timedelta(1)
+    return dg.RunRequest(run_key=yesterday.isoformat(), partition_key=yesterday.isoformat())

@@ -133,8 +133,7 @@ class KpiConfig:
         canonical = {
             "version": self.version,
             "kpis": sorted(
-                [k.name, [[name, part.canonical()] for name, part in k.parts()]]
-                for k in self.kpis
+                [k.name, [[name, part.canonical()] for name, part in k.parts()]] for k in self.kpis
             ),
         }
         text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
@@ -191,9 +190,7 @@ def _scalar_values(value: Any, kpi: str, field: str, allow_typed: bool) -> list[
             out.append(_text(item, kpi, field))
         else:
             kinds = "a string, an integer or a boolean" if allow_typed else "a string"
-            raise KpiConfigError(
-                f"each value must be {kinds}, got {_describe(item)}", kpi, field
-            )
+            raise KpiConfigError(f"each value must be {kinds}, got {_describe(item)}", kpi, field)
     return sorted(set(out))
 
 
@@ -247,7 +244,9 @@ def _part(value: Any, kpi: str, field: str) -> KpiPart:
         )
     _check_keys(value, PART_FIELDS, kpi, field)
     if "count" not in value:
-        raise KpiConfigError(f"is required (one of: {', '.join(COUNT_UNITS)})", kpi, f"{field}.count")
+        raise KpiConfigError(
+            f"is required (one of: {', '.join(COUNT_UNITS)})", kpi, f"{field}.count"
+        )
     count = value["count"]
     if count not in COUNT_UNITS:
         raise KpiConfigError(

@@ -43,7 +43,9 @@ def landing_path(explicit: str | os.PathLike | None = None) -> Path:
     return _resolve(explicit, LANDING_ENV, DEFAULT_LANDING)
 
 
-def published_path(explicit: str | os.PathLike | None = None, warehouse: Path | None = None) -> Path:
+def published_path(
+    explicit: str | os.PathLike | None = None, warehouse: Path | None = None
+) -> Path:
     """The read-only copy of the marts that BI tools open (next to the working file)."""
     wh = warehouse or warehouse_path()
     return _resolve(explicit, PUBLISHED_ENV, wh.with_name(f"{wh.stem}_published.duckdb"))

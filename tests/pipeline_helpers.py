@@ -78,8 +78,14 @@ def dbt(warehouse: Path, *args: str, check: bool = True):
     os.chdir(PROJECT_ROOT)
     try:
         result = dbtRunner().invoke(
-            [*args, "--profiles-dir", str(PROJECT_ROOT / "dbt_project"), "--quiet",
-             "--target-path", str(warehouse.parent / "dbt_target")]
+            [
+                *args,
+                "--profiles-dir",
+                str(PROJECT_ROOT / "dbt_project"),
+                "--quiet",
+                "--target-path",
+                str(warehouse.parent / "dbt_target"),
+            ]
         )
     finally:
         _release_dbt_duckdb()
@@ -116,8 +122,13 @@ def build_incremental(
     """Land each arrival day and run the models for it, one daily run at a time."""
     for day in days:
         land(warehouse, landing, [day])
-        dbt(warehouse, "build", *select, "--vars",
-            json.dumps({"run_start_date": day.isoformat(), "run_end_date": day.isoformat()}))
+        dbt(
+            warehouse,
+            "build",
+            *select,
+            "--vars",
+            json.dumps({"run_start_date": day.isoformat(), "run_end_date": day.isoformat()}),
+        )
 
 
 def build_full(

@@ -36,34 +36,63 @@ REJECTIONS = [
     ("[1, 2, 3]", "invalid_json", "JSON is not an object"),
     ('"just a string"', "invalid_json", "JSON is not an object"),
     ("   ", "blank_line", None),
-    (json.dumps({k: v for k, v in OK.items() if k != "customer_id"}), "missing_field",
-     "customer_id"),
+    (
+        json.dumps({k: v for k, v in OK.items() if k != "customer_id"}),
+        "missing_field",
+        "customer_id",
+    ),
     (json.dumps({**OK, "event_id": None}), "missing_field", "event_id"),
     (json.dumps({**OK, "account_id": ""}), "missing_field", "account_id"),
     (json.dumps({**OK, "event_type": "page_scroll"}), "unknown_event_type", "page_scroll"),
-    (json.dumps({**OK, "occurred_at": "10/03/2022 10:00"}), "invalid_timestamp",
-     "10/03/2022 10:00"),
+    (
+        json.dumps({**OK, "occurred_at": "10/03/2022 10:00"}),
+        "invalid_timestamp",
+        "10/03/2022 10:00",
+    ),
     (json.dumps({**OK, "occurred_at": 1646906400}), "invalid_timestamp", "1646906400"),
-    (json.dumps({**OK, "occurred_at": "2022-02-03T23:59:59.999Z"}), "before_data_start",
-     "2022-02-03T23:59:59.999000Z"),
-    (json.dumps({**OK, "occurred_at": "2022-03-12T00:00:00.001Z"}), "future_timestamp",
-     "2022-03-12T00:00:00.001000Z"),
+    (
+        json.dumps({**OK, "occurred_at": "2022-02-03T23:59:59.999Z"}),
+        "before_data_start",
+        "2022-02-03T23:59:59.999000Z",
+    ),
+    (
+        json.dumps({**OK, "occurred_at": "2022-03-12T00:00:00.001Z"}),
+        "future_timestamp",
+        "2022-03-12T00:00:00.001000Z",
+    ),
     (json.dumps({**OK, "actor": "robot"}), "invalid_value", "actor=robot"),
-    (json.dumps(event("i1", "intent_matched", "2022-03-10T10:00:00Z", intent="x",
-                      confidence=1.2)), "invalid_value", "confidence=1.2"),
-    (json.dumps(event("a1", "api_call", "2022-03-10T10:00:00Z", api_name="x",
-                      latency_ms=-1)), "invalid_value", "latency_ms=-1"),
-    (json.dumps(event("a2", "api_call", "2022-03-10T10:00:00Z", api_name="x",
-                      status_code="teapot")), "invalid_value", "status_code=teapot"),
+    (
+        json.dumps(
+            event("i1", "intent_matched", "2022-03-10T10:00:00Z", intent="x", confidence=1.2)
+        ),
+        "invalid_value",
+        "confidence=1.2",
+    ),
+    (
+        json.dumps(event("a1", "api_call", "2022-03-10T10:00:00Z", api_name="x", latency_ms=-1)),
+        "invalid_value",
+        "latency_ms=-1",
+    ),
+    (
+        json.dumps(
+            event("a2", "api_call", "2022-03-10T10:00:00Z", api_name="x", status_code="teapot")
+        ),
+        "invalid_value",
+        "status_code=teapot",
+    ),
     (json.dumps(event("p1", "impression", "2022-03-10T10:00:00Z")), "missing_field", "page_url"),
-    (json.dumps(event("t1", "ticket_created", "2022-03-10T10:00:00Z", conversation_id="c")),
-     "missing_field", "ticket_id"),
+    (
+        json.dumps(event("t1", "ticket_created", "2022-03-10T10:00:00Z", conversation_id="c")),
+        "missing_field",
+        "ticket_id",
+    ),
     (json.dumps({**OK, "customer_id": {"id": 1}}), "invalid_field", "customer_id"),
 ]
 
 
-@pytest.mark.parametrize(("line", "reason", "detail"), REJECTIONS,
-                         ids=[f"{r[1]}-{i}" for i, r in enumerate(REJECTIONS)])
+@pytest.mark.parametrize(
+    ("line", "reason", "detail"), REJECTIONS, ids=[f"{r[1]}-{i}" for i, r in enumerate(REJECTIONS)]
+)
 def test_each_rejection_reason(tmp_path, line, reason, detail):
     result, quarantine, events = _land_lines(tmp_path, [OK, line])
     assert (result.lines_read, result.accepted, result.rejected) == (2, 1, 1)
@@ -93,8 +122,9 @@ def test_truncated_gzip_keeps_complete_lines_and_records_the_damage(tmp_path):
     (folder / "a.jsonl.gz").write_bytes(data[: len(data) // 2])
     con = duckdb.connect()
     result = land_partition(con, landing, DAY)
-    reasons = dict(con.execute(
-        "select reason, count(*) from raw.quarantine group by reason").fetchall())
+    reasons = dict(
+        con.execute("select reason, count(*) from raw.quarantine group by reason").fetchall()
+    )
     assert reasons["truncated_file"] == 1
     assert result.accepted > 0
     assert result.lines_read == result.accepted + result.rejected
@@ -139,9 +169,16 @@ def test_future_boundary_is_24h_after_the_end_of_the_arrival_day(tmp_path):
 
 
 def test_numbers_as_strings_and_unknown_fields(tmp_path):
-    line = event("n1", "api_call", "2022-03-10T10:00:00Z", api_name="crm",
-                 status_code="503", latency_ms="12.5", surprise={"kept": False},
-                 properties={"region": "eu"})
+    line = event(
+        "n1",
+        "api_call",
+        "2022-03-10T10:00:00Z",
+        api_name="crm",
+        status_code="503",
+        latency_ms="12.5",
+        surprise={"kept": False},
+        properties={"region": "eu"},
+    )
     _, quarantine, events = _land_lines(tmp_path, [line])
     assert quarantine == []
     row = events.iloc[0]
@@ -164,7 +201,8 @@ def test_nothing_lost_on_generated_data_with_injected_bad_lines(tmp_path):
     quarantined = con.execute("select count(*) from raw.quarantine").fetchall()[0][0]
     distinct = con.execute("select count(distinct event_id) from raw.events").fetchall()[0][0]
     audit = con.execute(
-        "select sum(lines_read), sum(accepted), sum(rejected) from raw.load_audit").fetchall()[0]
+        "select sum(lines_read), sum(accepted), sum(rejected) from raw.load_audit"
+    ).fetchall()[0]
     con.close()
     lines_read = sum(r.lines_read for r in results)
     assert lines_read == summary.lines + 4
@@ -180,16 +218,19 @@ def test_nothing_lost_on_generated_data_with_injected_bad_lines(tmp_path):
 def test_relanding_a_partition_is_idempotent_and_replaces_only_it(tmp_path):
     landing = tmp_path / "landing"
     other = DAY + dt.timedelta(days=1)
-    write_landing(landing, {DAY: [OK, "bad"], other: [event("o", "message",
-                                                            "2022-03-11T10:00:00Z")]})
+    write_landing(
+        landing, {DAY: [OK, "bad"], other: [event("o", "message", "2022-03-11T10:00:00Z")]}
+    )
     wh = tmp_path / "wh.duckdb"
     land(wh, landing, [DAY, other])
 
     def snapshot():
         con = duckdb.connect(str(wh), read_only=True)
         try:
-            return [con.execute(f"select * from {t} order by all").fetchall()
-                    for t in ("raw.events", "raw.quarantine", "raw.load_audit")]
+            return [
+                con.execute(f"select * from {t} order by all").fetchall()
+                for t in ("raw.events", "raw.quarantine", "raw.load_audit")
+            ]
         finally:
             con.close()
 

@@ -85,7 +85,9 @@ def synthetic_raw(seed: int = 7) -> dict[dt.date, list[dict]]:
                     )
                     # Bot reply and sometimes agent/system noise inside the coming gap.
                     gap = dt.timedelta(seconds=rng.choice(GAPS))
-                    for k, frac in enumerate(sorted(rng.random() for _ in range(rng.randint(0, 3)))):
+                    for k, frac in enumerate(
+                        sorted(rng.random() for _ in range(rng.randint(0, 3)))
+                    ):
                         at = t + gap * frac
                         kind = rng.random()
                         ev = {
@@ -98,23 +100,42 @@ def synthetic_raw(seed: int = 7) -> dict[dt.date, list[dict]]:
                         if kind < 0.6:
                             ev.update(event_type="message", actor=rng.choice(["bot", "agent"]))
                         elif kind < 0.8:
-                            ev.update(event_type="ticket_created", actor="agent",
-                                      ticket_id=f"t{n:05d}_{k}")
+                            ev.update(
+                                event_type="ticket_created",
+                                actor="agent",
+                                ticket_id=f"t{n:05d}_{k}",
+                            )
                         elif kind < 0.9:
-                            ev.update(event_type="impression", actor="user",
-                                      page_url="https://x.example/help")
+                            ev.update(
+                                event_type="impression",
+                                actor="user",
+                                page_url="https://x.example/help",
+                            )
                             ev.pop("conversation_id")
                         else:
-                            ev.update(event_type="intent_matched", actor="bot", intent="faq",
-                                      confidence=0.8)
+                            ev.update(
+                                event_type="intent_matched",
+                                actor="bot",
+                                intent="faq",
+                                confidence=0.8,
+                            )
                         emit(ev, at)
                     if rng.random() < 0.05:  # ticket exactly at the window end: no session
                         n += 1
                         at = t + dt.timedelta(minutes=10)
-                        emit({"event_id": f"tw{n:05d}", "event_type": "ticket_created",
-                              "occurred_at": _iso(at), "channel": channel, "actor": "system",
-                              "conversation_id": conversation, "ticket_id": f"tw{n:05d}",
-                              **common}, at)
+                        emit(
+                            {
+                                "event_id": f"tw{n:05d}",
+                                "event_type": "ticket_created",
+                                "occurred_at": _iso(at),
+                                "channel": channel,
+                                "actor": "system",
+                                "conversation_id": conversation,
+                                "ticket_id": f"tw{n:05d}",
+                                **common,
+                            },
+                            at,
+                        )
                     t = t + gap
                     if t.date() > DAYS[-1]:
                         break
@@ -139,8 +160,13 @@ def warehouses(tmp_path_factory):
     shuffled.parent.mkdir()
     build_incremental(shuffled, landing, [DAYS[3], DAYS[0], DAYS[4], DAYS[0]])
     land(shuffled, landing, [DAYS[1], DAYS[2]])
-    dbt(shuffled, "build", *SESSION_SELECTION, "--vars",
-        f'{{"run_start_date": "{DAYS[1]}", "run_end_date": "{DAYS[2]}"}}')
+    dbt(
+        shuffled,
+        "build",
+        *SESSION_SELECTION,
+        "--vars",
+        f'{{"run_start_date": "{DAYS[1]}", "run_end_date": "{DAYS[2]}"}}',
+    )
     return {"landing": landing, "full": full, "in_order": in_order, "shuffled": shuffled}
 
 
@@ -160,13 +186,26 @@ def test_staging_matches_oracle_and_keeps_earliest_arrival(warehouses):
     for row in actual.to_dict("records"):
         exp = expected[row["event_id"]]
         assert (row["arrival_date"], row["source_file"], row["line_number"]) == (
-            exp["arrival_date"], exp["source_file"], exp["line_number"])
+            exp["arrival_date"],
+            exp["source_file"],
+            exp["line_number"],
+        )
 
 
 SESSION_COLUMNS = [
-    "account_id", "bot_id", "customer_id", "session_start_at", "session_end_at",
-    "session_date", "user_event_count", "conversation_count", "ticket_count",
-    "channel_count", "first_channel", "bot_name", "bot_version",
+    "account_id",
+    "bot_id",
+    "customer_id",
+    "session_start_at",
+    "session_end_at",
+    "session_date",
+    "user_event_count",
+    "conversation_count",
+    "ticket_count",
+    "channel_count",
+    "first_channel",
+    "bot_name",
+    "bot_version",
 ]
 
 
@@ -198,14 +237,26 @@ def test_sessions_match_oracle(warehouses):
 @pytest.mark.parametrize(
     ("mart", "oracle_fn", "columns"),
     [
-        ("agg_sessions_daily", oracle.sessions_daily,
-         ["session_date", "account_id", "bot_id", "channel", "sessions", "tickets"]),
-        ("agg_sessions_daily_total", oracle.sessions_daily_total,
-         ["session_date", "account_id", "bot_id", "sessions", "tickets"]),
-        ("agg_sessions_monthly", oracle.sessions_monthly,
-         ["session_month", "account_id", "bot_id", "channel", "sessions", "tickets"]),
-        ("agg_sessions_monthly_total", oracle.sessions_monthly_total,
-         ["session_month", "account_id", "bot_id", "sessions", "tickets"]),
+        (
+            "agg_sessions_daily",
+            oracle.sessions_daily,
+            ["session_date", "account_id", "bot_id", "channel", "sessions", "tickets"],
+        ),
+        (
+            "agg_sessions_daily_total",
+            oracle.sessions_daily_total,
+            ["session_date", "account_id", "bot_id", "sessions", "tickets"],
+        ),
+        (
+            "agg_sessions_monthly",
+            oracle.sessions_monthly,
+            ["session_month", "account_id", "bot_id", "channel", "sessions", "tickets"],
+        ),
+        (
+            "agg_sessions_monthly_total",
+            oracle.sessions_monthly_total,
+            ["session_month", "account_id", "bot_id", "sessions", "tickets"],
+        ),
     ],
 )
 def test_rollups_match_oracle(warehouses, mart, oracle_fn, columns):
@@ -233,8 +284,13 @@ def test_tickets_match_oracle(warehouses):
 
 def test_conversations_and_bridge_match_oracle(warehouses):
     events = staged_events(warehouses["full"])
-    cols = ["conversation_id", "conversation_created_at", "conversation_updated_at",
-            "session_count", "ticket_count"]
+    cols = [
+        "conversation_id",
+        "conversation_created_at",
+        "conversation_updated_at",
+        "session_count",
+        "ticket_count",
+    ]
     expected = _normalise(oracle.conversations(events), cols)
     actual = _normalise(read_table(warehouses["full"], "dim_conversations"), cols)
     assert (expected["session_count"] > 1).any(), "a conversation must span sessions"
@@ -253,8 +309,9 @@ def test_explain_view_matches_oracle(warehouses):
     actual = read_table(warehouses["full"], "rpt_session_explain")
     merged = actual.merge(expected, on="event_id", suffixes=("", "_oracle"))
     assert len(merged) == len(expected) == len(actual)
-    assert (merged["new_session_reason"].fillna("") ==
-            merged["new_session_reason_oracle"].fillna("")).all()
+    assert (
+        merged["new_session_reason"].fillna("") == merged["new_session_reason_oracle"].fillna("")
+    ).all()
     assert set(merged["new_session_reason"].dropna()) == {"first_activity", "inactivity_gap"}
     sessions = read_table(warehouses["full"], "fct_sessions")
     assert set(actual["session_id"]) == set(sessions["session_id"])
@@ -271,8 +328,15 @@ def test_rerun_gives_same_warehouse(warehouses, tmp_path):
 def test_session_timeout_var_changes_result(warehouses, tmp_path):
     copy = tmp_path / "warehouse.duckdb"
     shutil.copy(warehouses["full"], copy)
-    dbt(copy, "build", "--full-refresh", "--select", "+fct_sessions",
-        "--vars", '{"session_timeout_minutes": 30}')
+    dbt(
+        copy,
+        "build",
+        "--full-refresh",
+        "--select",
+        "+fct_sessions",
+        "--vars",
+        '{"session_timeout_minutes": 30}',
+    )
     with_30 = read_table(copy, "fct_sessions")
     with_10 = read_table(warehouses["full"], "fct_sessions")
     assert len(with_30) < len(with_10)
