@@ -89,16 +89,22 @@ def _tree_rss_kb(root: int) -> int:
     return total
 
 
-def run(label: str, argv: list[str], env: dict | None = None, cwd: str | Path | None = None,
-        check: bool = True) -> Measurement:
+def run(
+    label: str,
+    argv: list[str],
+    env: dict | None = None,
+    cwd: str | Path | None = None,
+    check: bool = True,
+) -> Measurement:
     """Run argv to completion and measure it (see module docstring)."""
     use_gnu = Path(GNU_TIME).exists()
     full = [GNU_TIME, "-v", *argv] if use_gnu else list(argv)
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     load = os.getloadavg()[0]
     start = time.perf_counter()
-    proc = subprocess.Popen(full, env=env, cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        full, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     peak = [0]
     stop = threading.Event()
 
@@ -124,8 +130,9 @@ def run(label: str, argv: list[str], env: dict | None = None, cwd: str | Path | 
     else:
         after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         rss_kb = float(after if after > before else before)
-    result = Measurement(label, list(argv), wall, rss_kb / 1024, peak[0] / 1024,
-                         proc.returncode, cpu, load, out, err)
+    result = Measurement(
+        label, list(argv), wall, rss_kb / 1024, peak[0] / 1024, proc.returncode, cpu, load, out, err
+    )
     if check and proc.returncode != 0:
         tail = "\n".join((out + "\n" + err).strip().splitlines()[-25:])
         raise RuntimeError(f"{label} failed (exit {proc.returncode}): {' '.join(argv)}\n{tail}")

@@ -69,28 +69,44 @@ class Bench:
         self.work.mkdir(parents=True, exist_ok=True)
         self.dagster_home = self.work / "dagster_home"
         self.dagster_home.mkdir(exist_ok=True)
-        self.results: dict = {"machine": measure.machine_info(), "sizes": {}, "increment": {},
-                              "startup": None, "impressions": None, "argv": sys.argv[1:],
-                              "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-        self.env = {**os.environ, "DAGSTER_HOME": str(self.dagster_home),
-                    "PYTHONWARNINGS": "ignore",
-                    # --project first: its orchestration/assets shadow the editable install.
-                    "PYTHONPATH": os.pathsep.join(dict.fromkeys([str(ROOT), str(SUITE)]))}
+        self.results: dict = {
+            "machine": measure.machine_info(),
+            "sizes": {},
+            "increment": {},
+            "startup": None,
+            "impressions": None,
+            "argv": sys.argv[1:],
+            "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
+        self.env = {
+            **os.environ,
+            "DAGSTER_HOME": str(self.dagster_home),
+            "PYTHONWARNINGS": "ignore",
+            # --project first: its orchestration/assets shadow the editable install.
+            "PYTHONPATH": os.pathsep.join(dict.fromkeys([str(ROOT), str(SUITE)])),
+        }
         self.results["project"] = str(ROOT)
 
     # ---------------------------------------------------------------- helpers
     def m(self, label: str, argv: list[str], env: dict | None = None) -> measure.Measurement:
         print(f"[bench] {label} ...", flush=True)
         res = measure.run(label, argv, env=env or self.env, cwd=ROOT)
-        print(f"[bench] {label}: {res.wall_s:.1f}s wall, {res.peak_rss_mb:.0f} MB peak RSS, "
-              f"{res.tree_peak_mb:.0f} MB tree", flush=True)
+        print(
+            f"[bench] {label}: {res.wall_s:.1f}s wall, {res.peak_rss_mb:.0f} MB peak RSS, "
+            f"{res.tree_peak_mb:.0f} MB tree",
+            flush=True,
+        )
         return res
 
     @staticmethod
     def row(res: measure.Measurement) -> dict:
-        return {"wall_s": res.wall_s, "peak_rss_mb": res.peak_rss_mb,
-                "tree_peak_mb": res.tree_peak_mb, "cpu_s": res.cpu_s,
-                "load_before": res.load_before}
+        return {
+            "wall_s": res.wall_s,
+            "peak_rss_mb": res.peak_rss_mb,
+            "tree_peak_mb": res.tree_peak_mb,
+            "cpu_s": res.cpu_s,
+            "load_before": res.load_before,
+        }
 
     def generate(self, out: Path, days: int, per_day: int) -> dict:
         marker = out / "generated.json"
@@ -98,16 +114,39 @@ class Bench:
             return json.loads(marker.read_text())
         if out.exists():
             shutil.rmtree(out)
-        res = self.m(f"generate {out.name}", [PY, "-m", "benchmarks.tasks", "generate",
-                     "--out", str(out), "--start", START.isoformat(), "--days", str(days),
-                     "--events-per-day", str(per_day), "--seed", str(self.args.seed)])
+        res = self.m(
+            f"generate {out.name}",
+            [
+                PY,
+                "-m",
+                "benchmarks.tasks",
+                "generate",
+                "--out",
+                str(out),
+                "--start",
+                START.isoformat(),
+                "--days",
+                str(days),
+                "--events-per-day",
+                str(per_day),
+                "--seed",
+                str(self.args.seed),
+            ],
+        )
         info = {**res.json_payload(), **self.row(res)}
         marker.write_text(json.dumps(info))
         return info
 
     def botmeter_run(self, label: str, landing: Path, warehouse: Path, *extra: str) -> dict:
-        argv = [str(BIN / "botmeter"), "run", "--landing", str(landing),
-                "--warehouse", str(warehouse), *extra]
+        argv = [
+            str(BIN / "botmeter"),
+            "run",
+            "--landing",
+            str(landing),
+            "--warehouse",
+            str(warehouse),
+            *extra,
+        ]
         try:
             res = self.m(label, argv)
             attempts = 1
@@ -120,17 +159,33 @@ class Bench:
             attempts = 2
         out = self.row(res)
         out["attempts"] = attempts
-        split = measure.run("split", [PY, "-m", "benchmarks.tasks", "split", "--dagster-home",
-                                      str(self.dagster_home), "--target-root",
-                                      str(ROOT / "target")], env=self.env, cwd=ROOT)
+        split = measure.run(
+            "split",
+            [
+                PY,
+                "-m",
+                "benchmarks.tasks",
+                "split",
+                "--dagster-home",
+                str(self.dagster_home),
+                "--target-root",
+                str(ROOT / "target"),
+            ],
+            env=self.env,
+            cwd=ROOT,
+        )
         s = split.json_payload()
         out["split"] = s
         landing_s = s.get("steps", {}).get("raw__events", 0.0)
         dbt_step = sum(v for k, v in s.get("steps", {}).items() if k != "raw__events")
         dbt_exec = s.get("dbt_elapsed_s", 0.0)
-        out.update(landing_step_s=landing_s, dbt_step_s=dbt_step, dbt_exec_s=dbt_exec,
-                   data_work_s=landing_s + dbt_exec,
-                   fixed_s=res.wall_s - landing_s - dbt_exec)
+        out.update(
+            landing_step_s=landing_s,
+            dbt_step_s=dbt_step,
+            dbt_exec_s=dbt_exec,
+            data_work_s=landing_s + dbt_exec,
+            fixed_s=res.wall_s - landing_s - dbt_exec,
+        )
         return out
 
     def save(self) -> None:
@@ -145,8 +200,9 @@ class Bench:
         self.generate(landing, 1, 10)
         wh = self.work / "tiny.duckdb"
         wh.unlink(missing_ok=True)
-        self.results["startup"] = self.botmeter_run("startup (10-event landing)", landing, wh,
-                                                    "--full-refresh")
+        self.results["startup"] = self.botmeter_run(
+            "startup (10-event landing)", landing, wh, "--full-refresh"
+        )
         self.save()
 
     def size(self, n: int) -> None:
@@ -162,8 +218,19 @@ class Bench:
         wh_land = wh if self.args.quick else self.work / f"land_{name}.duckdb"
         if self.args.quick or "landing" not in self.skip:
             wh_land.unlink(missing_ok=True)
-            res = self.m(f"landing {name}", [PY, "-m", "benchmarks.tasks", "land", "--landing",
-                                             str(landing), "--warehouse", str(wh_land)])
+            res = self.m(
+                f"landing {name}",
+                [
+                    PY,
+                    "-m",
+                    "benchmarks.tasks",
+                    "land",
+                    "--landing",
+                    str(landing),
+                    "--warehouse",
+                    str(wh_land),
+                ],
+            )
             r["landing"] = {**res.json_payload(), **self.row(res)}
             if not self.args.quick:
                 wh_land.unlink(missing_ok=True)
@@ -174,24 +241,33 @@ class Bench:
         if self.args.quick:
             # Smoke mode: no Dagster run (its fixed start-up alone can exceed the smoke test's
             # budget on a loaded machine); build the session models with plain dbt.
-            res = self.m(f"dbt build (quick) {name}", [
-                *self.dbt_argv(target), "--select", "+fct_sessions"],
-                env={**self.env, "BOTMETER_WAREHOUSE": str(wh)})
+            res = self.m(
+                f"dbt build (quick) {name}",
+                [*self.dbt_argv(target), "--select", "+fct_sessions"],
+                env={**self.env, "BOTMETER_WAREHOUSE": str(wh)},
+            )
             r["quick_dbt_build"] = self.row(res)
         else:
-            r["full_build"] = self.botmeter_run(f"full build {name}", landing, wh,
-                                                "--full-refresh")
+            r["full_build"] = self.botmeter_run(f"full build {name}", landing, wh, "--full-refresh")
         self.save()
         # 3. report + no-new-data daily run
-        res = self.m(f"report query {name}", [PY, "-m", "benchmarks.tasks", "report-proxy",
-                                              "--warehouse", str(wh)])
+        res = self.m(
+            f"report query {name}",
+            [PY, "-m", "benchmarks.tasks", "report-proxy", "--warehouse", str(wh)],
+        )
         r["report"] = {**res.json_payload(), **self.row(res)}
         if not self.args.quick and "no-new-data" not in self.skip:
             empty_day = START + dt.timedelta(days=days)
             (landing / "events" / empty_day.isoformat()).mkdir(parents=True, exist_ok=True)
             r["no_new_data"] = self.botmeter_run(
-                f"daily run, nothing new {name}", landing, wh, "--start", empty_day.isoformat(),
-                "--end", empty_day.isoformat())
+                f"daily run, nothing new {name}",
+                landing,
+                wh,
+                "--start",
+                empty_day.isoformat(),
+                "--end",
+                empty_day.isoformat(),
+            )
             shutil.rmtree(landing / "events" / empty_day.isoformat())
         self.save()
         # 4. sessionization
@@ -202,40 +278,74 @@ class Bench:
 
     def dbt_argv(self, target: Path) -> list[str]:
         """`dbt run --full-refresh` with a private target/log path (target/ is shared)."""
-        return [str(BIN / "dbt"), "run", "--full-refresh", "--project-dir", str(ROOT),
-                "--profiles-dir", str(ROOT / "dbt_project"), "--target-path", str(target),
-                "--log-path", str(self.work / "dbt_logs")]
+        return [
+            str(BIN / "dbt"),
+            "run",
+            "--full-refresh",
+            "--project-dir",
+            str(ROOT),
+            "--profiles-dir",
+            str(ROOT / "dbt_project"),
+            "--target-path",
+            str(target),
+            "--log-path",
+            str(self.work / "dbt_logs"),
+        ]
 
     def sessionization(self, wh: Path, name: str) -> dict:
         out: dict = {}
         target = self.work / f"dbt_target_{name}"
         env = {**self.env, "BOTMETER_WAREHOUSE": str(wh)}
-        models = ["int_session_keys_changed", "int_sessions", "int_session_ranges_changed",
-                  "int_events_sessionized", "fct_sessions"]
+        models = [
+            "int_session_keys_changed",
+            "int_sessions",
+            "int_session_ranges_changed",
+            "int_events_sessionized",
+            "fct_sessions",
+        ]
         if self.args.quick:  # reuse the quick build's full-refresh timings of these models
             res = measure.Measurement("reused", [], 0.0, 0.0, 0.0, 0)
         else:
             shutil.rmtree(target, ignore_errors=True)
-            res = self.m(f"session models {name}", [*self.dbt_argv(target), "--select",
-                                                    *models], env=env)
+            res = self.m(
+                f"session models {name}", [*self.dbt_argv(target), "--select", *models], env=env
+            )
         rr = json.loads((target / "run_results.json").read_text())
-        times = {r["unique_id"].split(".")[-1]: r["execution_time"] for r in rr["results"]
-                 if r["unique_id"].split(".")[-1] in models}
-        out["models"] = {**self.row(res), "model_s": times, "dbt_elapsed_s": rr["elapsed_time"],
-                         "sessions_s": times["int_session_keys_changed"] + times["int_sessions"],
-                         "chain_s": sum(times.values())}
-        res = self.m(f"bare query {name}", [PY, "-m", "benchmarks.sessionization", "bare",
-                                            "--warehouse", str(wh)])
+        times = {
+            r["unique_id"].split(".")[-1]: r["execution_time"]
+            for r in rr["results"]
+            if r["unique_id"].split(".")[-1] in models
+        }
+        out["models"] = {
+            **self.row(res),
+            "model_s": times,
+            "dbt_elapsed_s": rr["elapsed_time"],
+            "sessions_s": times["int_session_keys_changed"] + times["int_sessions"],
+            "chain_s": sum(times.values()),
+        }
+        res = self.m(
+            f"bare query {name}",
+            [PY, "-m", "benchmarks.sessionization", "bare", "--warehouse", str(wh)],
+        )
         out["bare"] = {**res.json_payload(), **self.row(res)}
-        res = self.m(f"pandas {name}", [PY, "-m", "benchmarks.sessionization", "pandas",
-                                        "--warehouse", str(wh)])
+        res = self.m(
+            f"pandas {name}",
+            [PY, "-m", "benchmarks.sessionization", "pandas", "--warehouse", str(wh)],
+        )
         out["pandas"] = {**res.json_payload(), **self.row(res)}
-        counts = measure.run("counts", [PY, "-m", "benchmarks.sessionization", "counts",
-                                        "--warehouse", str(wh)], env=env, cwd=ROOT).json_payload()
+        counts = measure.run(
+            "counts",
+            [PY, "-m", "benchmarks.sessionization", "counts", "--warehouse", str(wh)],
+            env=env,
+            cwd=ROOT,
+        ).json_payload()
         out["counts"] = counts
-        c = {"models (int_sessions)": counts["int_sessions"],
-             "models (fct_sessions)": counts["fct_sessions"],
-             "bare": out["bare"]["sessions"], "pandas": out["pandas"]["sessions"]}
+        c = {
+            "models (int_sessions)": counts["int_sessions"],
+            "models (fct_sessions)": counts["fct_sessions"],
+            "bare": out["bare"]["sessions"],
+            "pandas": out["pandas"]["sessions"],
+        }
         out["counts_equal"] = len(set(c.values())) == 1
         if not out["counts_equal"]:
             self.save()
@@ -254,23 +364,53 @@ class Bench:
             wh = self.work / f"history_{hist}d.duckdb"
             wh.unlink(missing_ok=True)
             last = START + dt.timedelta(days=hist)
-            build = self.botmeter_run(f"history build {hist}d", landing, wh, "--full-refresh",
-                                      "--end", (last - dt.timedelta(days=1)).isoformat())
-            inc = self.botmeter_run(f"increment on {hist}d", landing, wh, "--start",
-                                    last.isoformat(), "--end", last.isoformat())
-            self.results["increment"][f"{hist}d"] = {"history_build": build, "increment": inc,
-                                                     "events_per_day": per_day}
+            build = self.botmeter_run(
+                f"history build {hist}d",
+                landing,
+                wh,
+                "--full-refresh",
+                "--end",
+                (last - dt.timedelta(days=1)).isoformat(),
+            )
+            inc = self.botmeter_run(
+                f"increment on {hist}d",
+                landing,
+                wh,
+                "--start",
+                last.isoformat(),
+                "--end",
+                last.isoformat(),
+            )
+            self.results["increment"][f"{hist}d"] = {
+                "history_build": build,
+                "increment": inc,
+                "events_per_day": per_day,
+            }
             if not self.args.keep:
                 wh.unlink(missing_ok=True)
             self.save()
 
     def impressions(self) -> None:
         visitors = 20_000 if self.args.quick else 1_000_000
-        res = self.m("impressions", [PY, "-m", "benchmarks.impressions", "--visitors",
-                                     str(visitors), "--heavy-loads", "10000"])
+        res = self.m(
+            "impressions",
+            [
+                PY,
+                "-m",
+                "benchmarks.impressions",
+                "--visitors",
+                str(visitors),
+                "--heavy-loads",
+                "10000",
+            ],
+        )
         model = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "models").rglob("*impression*"))
-        self.results["impressions"] = {**res.json_payload(), **self.row(res),
-                                       "visitors": visitors, "project_models": model}
+        self.results["impressions"] = {
+            **res.json_payload(),
+            **self.row(res),
+            "visitors": visitors,
+            "project_models": model,
+        }
         self.save()
 
 
@@ -300,66 +440,90 @@ def render(r: dict) -> str:
     m = r["machine"]
     cmds = " ".join(r["argv"]).split(" + ")
     cmd = " then ".join(f"`.venv/bin/python -m benchmarks.run {c.strip()}`" for c in cmds)
-    out = ["# botmeter benchmark results", "",
-           f"Generated by {cmd} "
-           f"(started {r['started']}) on the project at `{r.get('project')}`. Raw figures: the "
-           "`.json` file next to this one.", "",
-           "## Machine", "",
-           f"- {m['cpu_cores']} cores ({m['cpu_model']}), {m['memory_gb']} GB RAM, {m['os']}",
-           f"- Python {m['python']}, DuckDB {m['duckdb']}, pandas {m['pandas']}, numpy "
-           f"{m['numpy']}, pyarrow {m['pyarrow']}, dagster {m['dagster']}, dagster-dbt "
-           f"{m['dagster-dbt']}, dbt-core {m['dbt-core']}, dbt-duckdb {m['dbt-duckdb']}",
-           f"- Memory: {'GNU `/usr/bin/time -v`' if m['gnu_time'] else 'getrusage'} max RSS "
-           "(largest single process), and 'tree' = sampled sum of the process tree's RSS "
-           "(botmeter + dbt). `load` = 1-min load average when the step started "
-           "(the machine is shared: load above 2 means other work competed for the 2 cores).",
-           ""]
+    out = [
+        "# botmeter benchmark results",
+        "",
+        f"Generated by {cmd} "
+        f"(started {r['started']}) on the project at `{r.get('project')}`. Raw figures: the "
+        "`.json` file next to this one.",
+        "",
+        "## Machine",
+        "",
+        f"- {m['cpu_cores']} cores ({m['cpu_model']}), {m['memory_gb']} GB RAM, {m['os']}",
+        f"- Python {m['python']}, DuckDB {m['duckdb']}, pandas {m['pandas']}, numpy "
+        f"{m['numpy']}, pyarrow {m['pyarrow']}, dagster {m['dagster']}, dagster-dbt "
+        f"{m['dagster-dbt']}, dbt-core {m['dbt-core']}, dbt-duckdb {m['dbt-duckdb']}",
+        f"- Memory: {'GNU `/usr/bin/time -v`' if m['gnu_time'] else 'getrusage'} max RSS "
+        "(largest single process), and 'tree' = sampled sum of the process tree's RSS "
+        "(botmeter + dbt). `load` = 1-min load average when the step started "
+        "(the machine is shared: load above 2 means other work competed for the 2 cores).",
+        "",
+    ]
     sizes = r["sizes"]
-    out += ["## Landing", "", "lines/s = lines / in-process landing seconds (wall); lines per "
-            "CPU-s = lines / the process's CPU seconds (what an idle machine would approach "
-            "single-threaded).", "",
-            "| size | events | lines | wall s | in-process land s | "
-            "lines/s (in-process) | peak RSS MB | load | CPU s | lines per CPU-s |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+    out += [
+        "## Landing",
+        "",
+        "lines/s = lines / in-process landing seconds (wall); lines per "
+        "CPU-s = lines / the process's CPU seconds (what an idle machine would approach "
+        "single-threaded).",
+        "",
+        "| size | events | lines | wall s | in-process land s | "
+        "lines/s (in-process) | peak RSS MB | load | CPU s | lines per CPU-s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for name, s in sizes.items():
         la = s.get("landing")
         if la:
-            out.append(f"| {name} | {s['generate'].get('events', 0):,} | {la['lines']:,} | "
-                       f"{_f(la['wall_s'])} | {_f(la['land_s'])} | "
-                       f"{_f(la['lines'] / max(la['land_s'], 1e-9), 0)} | "
-                       f"{_f(la['peak_rss_mb'], 0)} | {_f(la['load_before'])} | "
-                       f"{_f(la['cpu_s'])} | {_f(la['lines'] / max(la['cpu_s'], 1e-9), 0)} |")
+            out.append(
+                f"| {name} | {s['generate'].get('events', 0):,} | {la['lines']:,} | "
+                f"{_f(la['wall_s'])} | {_f(la['land_s'])} | "
+                f"{_f(la['lines'] / max(la['land_s'], 1e-9), 0)} | "
+                f"{_f(la['peak_rss_mb'], 0)} | {_f(la['load_before'])} | "
+                f"{_f(la['cpu_s'])} | {_f(la['lines'] / max(la['cpu_s'], 1e-9), 0)} |"
+            )
         elif s.get("full_build"):
             fb, lines = s["full_build"], s["generate"].get("lines", 0)
-            out.append(f"| {name} (landing step of the full build) | "
-                       f"{s['generate'].get('events', 0):,} | {lines:,} | | "
-                       f"{_f(fb['landing_step_s'])} | "
-                       f"{_f(lines / max(fb['landing_step_s'], 1e-9), 0)} | | | | |")
-    out += ["", "## Full build", "",
-            "`botmeter run --full-refresh` as one process. landing = Dagster step `raw__events`; "
-            "dbt exec = dbt's own elapsed time for models + checks (2 threads); models/checks sum "
-            "= sum of per-node times; fixed = wall - landing - dbt exec (interpreter, Dagster, "
-            "dbt parse and start-up).", "",
-            "| run | wall s | landing s | dbt exec s | models sum s | checks sum s (n) | "
-            "fixed s | peak RSS MB | tree MB | CPU s | load |", "|---" * 11 + "|"]
+            out.append(
+                f"| {name} (landing step of the full build) | "
+                f"{s['generate'].get('events', 0):,} | {lines:,} | | "
+                f"{_f(fb['landing_step_s'])} | "
+                f"{_f(lines / max(fb['landing_step_s'], 1e-9), 0)} | | | | |"
+            )
+    out += [
+        "",
+        "## Full build",
+        "",
+        "`botmeter run --full-refresh` as one process. landing = Dagster step `raw__events`; "
+        "dbt exec = dbt's own elapsed time for models + checks (2 threads); models/checks sum "
+        "= sum of per-node times; fixed = wall - landing - dbt exec (interpreter, Dagster, "
+        "dbt parse and start-up).",
+        "",
+        "| run | wall s | landing s | dbt exec s | models sum s | checks sum s (n) | "
+        "fixed s | peak RSS MB | tree MB | CPU s | load |",
+        "|---" * 11 + "|",
+    ]
 
     def build_row(label: str, b: dict | None) -> str:
         if not b:
             return f"| {label} | not run | | | | | | | | | |"
         sp = b.get("split", {})
-        return (f"| {label} | {_f(b['wall_s'])} | {_f(b['landing_step_s'])} | "
-                f"{_f(b['dbt_exec_s'])} | {_f(sp.get('dbt_models_sum_s'))} | "
-                f"{_f(sp.get('dbt_tests_sum_s'))} ({sp.get('dbt_tests', '?')}) | "
-                f"{_f(b['fixed_s'])} | {_f(b['peak_rss_mb'], 0)} | {_f(b['tree_peak_mb'], 0)} | "
-                f"{_f(b['cpu_s'])} | {_f(b['load_before'])} |")
+        return (
+            f"| {label} | {_f(b['wall_s'])} | {_f(b['landing_step_s'])} | "
+            f"{_f(b['dbt_exec_s'])} | {_f(sp.get('dbt_models_sum_s'))} | "
+            f"{_f(sp.get('dbt_tests_sum_s'))} ({sp.get('dbt_tests', '?')}) | "
+            f"{_f(b['fixed_s'])} | {_f(b['peak_rss_mb'], 0)} | {_f(b['tree_peak_mb'], 0)} | "
+            f"{_f(b['cpu_s'])} | {_f(b['load_before'])} |"
+        )
 
     out.append(build_row("start-up (10-event landing)", r.get("startup")))
     for name, s in sizes.items():
         if s.get("quick_dbt_build"):
             q = s["quick_dbt_build"]
-            out.append(f"| {name}: --quick, plain `dbt run` instead of botmeter | "
-                       f"{_f(q['wall_s'])} | | | | | | {_f(q['peak_rss_mb'], 0)} | "
-                       f"{_f(q['tree_peak_mb'], 0)} | {_f(q['cpu_s'])} | {_f(q['load_before'])} |")
+            out.append(
+                f"| {name}: --quick, plain `dbt run` instead of botmeter | "
+                f"{_f(q['wall_s'])} | | | | | | {_f(q['peak_rss_mb'], 0)} | "
+                f"{_f(q['tree_peak_mb'], 0)} | {_f(q['cpu_s'])} | {_f(q['load_before'])} |"
+            )
         else:
             out.append(build_row(f"full build {name}", s.get("full_build")))
     for name, s in sizes.items():
@@ -369,58 +533,86 @@ def render(r: dict) -> str:
             top = sorted(models.items(), key=lambda kv: -kv[1])[:6]
             out.append("")
             out.append(f"Slowest models at {name}: " + ", ".join(f"`{k}` {v:.1f}s" for k, v in top))
-    out += ["", "## Fixed overhead", "",
-            "| what | wall s | data work s | fixed s | peak RSS MB |", "|---|---|---|---|---|"]
+    out += [
+        "",
+        "## Fixed overhead",
+        "",
+        "| what | wall s | data work s | fixed s | peak RSS MB |",
+        "|---|---|---|---|---|",
+    ]
     st = r.get("startup")
     if st:
-        out.append(f"| full build of a 10-event landing | {_f(st['wall_s'])} | "
-                   f"{_f(st['data_work_s'])} | {_f(st['fixed_s'])} | {_f(st['peak_rss_mb'], 0)} |")
+        out.append(
+            f"| full build of a 10-event landing | {_f(st['wall_s'])} | "
+            f"{_f(st['data_work_s'])} | {_f(st['fixed_s'])} | {_f(st['peak_rss_mb'], 0)} |"
+        )
     for name, s in sizes.items():
         nn = s.get("no_new_data")
         if nn:
-            out.append(f"| daily run, nothing new, on {name} warehouse | {_f(nn['wall_s'])} | "
-                       f"{_f(nn['data_work_s'])} | {_f(nn['fixed_s'])} | "
-                       f"{_f(nn['peak_rss_mb'], 0)} |")
+            out.append(
+                f"| daily run, nothing new, on {name} warehouse | {_f(nn['wall_s'])} | "
+                f"{_f(nn['data_work_s'])} | {_f(nn['fixed_s'])} | "
+                f"{_f(nn['peak_rss_mb'], 0)} |"
+            )
         rp = s.get("report")
         if rp:
-            out.append(f"| report query (proxy, see below) on {name} warehouse | "
-                       f"{_f(rp['wall_s'], 2)} | {_f(rp['query_s'], 2)} | | "
-                       f"{_f(rp['peak_rss_mb'], 0)} |")
-    out += ["", "There is no `botmeter report` command yet (cli.py has generate/run/demo/ui/docs); "
-            "the report figure is a fresh Python process that opens the warehouse read-only "
-            "and reads `marts.rpt_session_usage` in full.", ""]
+            out.append(
+                f"| report query (proxy, see below) on {name} warehouse | "
+                f"{_f(rp['wall_s'], 2)} | {_f(rp['query_s'], 2)} | | "
+                f"{_f(rp['peak_rss_mb'], 0)} |"
+            )
+    out += [
+        "",
+        "There is no `botmeter report` command yet (cli.py has generate/run/demo/ui/docs); "
+        "the report figure is a fresh Python process that opens the warehouse read-only "
+        "and reads `marts.rpt_session_usage` in full.",
+        "",
+    ]
     out += ["## Daily increment", ""]
     inc = r.get("increment") or {}
     if inc:
         per_day = next(iter(inc.values()))["events_per_day"]
-        out += [f"One new arrival day (with its late events) on top of N days of history, "
-                f"generated at {per_day:,} events/day (small so that 360 days fit the time "
-                "budget). data work = landing step + dbt exec.", "",
-                "| history | history build wall s | increment wall s | landing s | dbt exec s "
-                "| data work s | fixed s | peak RSS MB |", "|---|---|---|---|---|---|---|---|"]
+        out += [
+            f"One new arrival day (with its late events) on top of N days of history, "
+            f"generated at {per_day:,} events/day (small so that 360 days fit the time "
+            "budget). data work = landing step + dbt exec.",
+            "",
+            "| history | history build wall s | increment wall s | landing s | dbt exec s "
+            "| data work s | fixed s | peak RSS MB |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for h, v in inc.items():
             i = v["increment"]
-            out.append(f"| {h} | {_f(v['history_build']['wall_s'])} | {_f(i['wall_s'])} | "
-                       f"{_f(i['landing_step_s'])} | {_f(i['dbt_exec_s'])} | "
-                       f"{_f(i['data_work_s'])} | {_f(i['fixed_s'])} | {_f(i['peak_rss_mb'], 0)} |")
+            out.append(
+                f"| {h} | {_f(v['history_build']['wall_s'])} | {_f(i['wall_s'])} | "
+                f"{_f(i['landing_step_s'])} | {_f(i['dbt_exec_s'])} | "
+                f"{_f(i['data_work_s'])} | {_f(i['fixed_s'])} | {_f(i['peak_rss_mb'], 0)} |"
+            )
         for h, v in inc.items():
             models = v["increment"].get("split", {}).get("dbt_models", {})
             if models:
                 top = sorted(models.items(), key=lambda kv: -kv[1])[:6]
                 out.append("")
-                out.append(f"Slowest models in the increment on {h}: "
-                           + ", ".join(f"`{k}` {t:.2f}s" for k, t in top))
+                out.append(
+                    f"Slowest models in the increment on {h}: "
+                    + ", ".join(f"`{k}` {t:.2f}s" for k, t in top)
+                )
     else:
         out.append("Not run (`--quick`).")
-    out += ["", "## Sessionization", "",
-            "Same staged events (`staging.stg_botmeter__events`, user activity only). models = "
-            "dbt execution time of `int_session_keys_changed` + `int_sessions` (full refresh; "
-            "the whole chain to `fct_sessions` in brackets); bare = one DuckDB statement "
-            "(LAG + running SUM, one row per session materialized); pandas = read + sort + "
-            "groupby/diff/cumsum + per-session aggregate (compute only in brackets).", "",
-            "| size | user events | sessions | counts equal | models s | bare s | pandas s | "
-            "models / bare | pandas / models | dbt process wall s | pandas peak MB |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    out += [
+        "",
+        "## Sessionization",
+        "",
+        "Same staged events (`staging.stg_botmeter__events`, user activity only). models = "
+        "dbt execution time of `int_session_keys_changed` + `int_sessions` (full refresh; "
+        "the whole chain to `fct_sessions` in brackets); bare = one DuckDB statement "
+        "(LAG + running SUM, one row per session materialized); pandas = read + sort + "
+        "groupby/diff/cumsum + per-session aggregate (compute only in brackets).",
+        "",
+        "| size | user events | sessions | counts equal | models s | bare s | pandas s | "
+        "models / bare | pandas / models | dbt process wall s | pandas peak MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for name, s in sizes.items():
         se = s.get("sessionization")
         if not se:
@@ -432,7 +624,8 @@ def render(r: dict) -> str:
             f"{_f(pa['total_s'], 2)} ({_f(pa['compute_s'], 2)}) | "
             f"{_f(mo['sessions_s'] / max(ba['query_s'], 1e-9), 2)} | "
             f"{_f(pa['total_s'] / max(mo['sessions_s'], 1e-9), 2)} | {_f(mo['wall_s'])} | "
-            f"{_f(pa['peak_rss_mb'], 0)} |")
+            f"{_f(pa['peak_rss_mb'], 0)} |"
+        )
     out += ["", "## Unique impressions", ""]
     im = r.get("impressions")
     if im:
@@ -440,7 +633,8 @@ def render(r: dict) -> str:
             "Reference DuckDB queries on synthetic page loads (see benchmarks/impressions.py): "
             "'gap' = unique when no load of the visitor in the previous 24 h; 'anchored' = "
             "unique when 24 h or more after the visitor's last unique impression (recursive "
-            "CTE, depth = unique impressions of the busiest visitor).", "",
+            "CTE, depth = unique impressions of the busiest visitor).",
+            "",
             "| shape | loads | gap s | gap unique | anchored s | anchored unique |",
             "|---|---|---|---|---|---|",
             f"| 1 visitor, {im['heavy_rows']:,} loads over 30 days | {im['heavy_rows']:,} | "
@@ -448,9 +642,11 @@ def render(r: dict) -> str:
             f"{_f(im['heavy_anchored_s'], 3)} | {im['heavy_anchored_unique']:,} |",
             f"| {im['visitors']:,} visitors, 1-5 loads over 72 h | {im['many_rows']:,} | "
             f"{_f(im['many_gap_s'], 3)} | {im['many_gap_unique']:,} | "
-            f"{_f(im['many_anchored_s'], 3)} | {im['many_anchored_unique']:,} |", "",
+            f"{_f(im['many_anchored_s'], 3)} | {im['many_anchored_unique']:,} |",
+            "",
             f"Process: {_f(im['wall_s'])} s wall, {_f(im['peak_rss_mb'], 0)} MB peak RSS. "
-            f"Project impression models present: {im['project_models'] or 'none'}."]
+            f"Project impression models present: {im['project_models'] or 'none'}.",
+        ]
     out += ["", "## Targets", "", "| target | figures | verdict |", "|---|---|---|"]
     out += targets(r)
     out += ["", "## Profiling findings", ""]
@@ -459,8 +655,15 @@ def render(r: dict) -> str:
     for name, s in sizes.items():
         ex = (s.get("sessionization") or {}).get("explain_int_sessions")
         if ex:
-            out += ["", f"<details><summary>EXPLAIN ANALYZE of compiled int_sessions at {name}"
-                    "</summary>", "", "```", ex.strip(), "```", "</details>"]
+            out += [
+                "",
+                f"<details><summary>EXPLAIN ANALYZE of compiled int_sessions at {name}</summary>",
+                "",
+                "```",
+                ex.strip(),
+                "```",
+                "</details>",
+            ]
     return "\n".join(out) + "\n"
 
 
@@ -474,24 +677,31 @@ def targets(r: dict) -> list[str]:
         ratio = se["models"]["sessions_s"] / max(se["bare"]["query_s"], 1e-9)
         speed = se["pandas"]["total_s"] / max(se["models"]["sessions_s"], 1e-9)
         note = "" if big_name == "10M" else f" (measured at {big_name}, target is at 10M)"
-        rows.append(f"| session models <= 2x bare query | {ratio:.2f}x{note} | "
-                    f"{verdict(ratio <= 2)} |")
-        rows.append(f"| session models >= 10x faster than pandas | {speed:.2f}x{note} | "
-                    f"{verdict(speed >= 10)} |")
+        rows.append(
+            f"| session models <= 2x bare query | {ratio:.2f}x{note} | {verdict(ratio <= 2)} |"
+        )
+        rows.append(
+            f"| session models >= 10x faster than pandas | {speed:.2f}x{note} | "
+            f"{verdict(speed >= 10)} |"
+        )
     inc = r.get("increment") or {}
     if "30d" in inc and "360d" in inc:
         a, b = inc["30d"]["increment"]["data_work_s"], inc["360d"]["increment"]["data_work_s"]
-        rows.append(f"| increment data work on 360d within 25% of 30d | {b:.2f}s vs {a:.2f}s "
-                    f"({(b / max(a, 1e-9) - 1) * 100:+.0f}%) | {verdict(b <= 1.25 * a)} |")
+        rows.append(
+            f"| increment data work on 360d within 25% of 30d | {b:.2f}s vs {a:.2f}s "
+            f"({(b / max(a, 1e-9) - 1) * 100:+.0f}%) | {verdict(b <= 1.25 * a)} |"
+        )
     else:
         rows.append("| increment data work on 360d within 25% of 30d | - | not measured |")
     fb = (sizes.get("10M") or {}).get("full_build")
     if fb:
-        rows.append(f"| 10M full build < 180 s wall | {fb['wall_s']:.0f}s | "
-                    f"{verdict(fb['wall_s'] < 180)} |")
+        rows.append(
+            f"| 10M full build < 180 s wall | {fb['wall_s']:.0f}s | {verdict(fb['wall_s'] < 180)} |"
+        )
         peak = max(fb["peak_rss_mb"], fb["tree_peak_mb"])
-        rows.append(f"| 10M full build peak memory < 4 GB | {peak:,.0f} MB | "
-                    f"{verdict(peak < 4096)} |")
+        rows.append(
+            f"| 10M full build peak memory < 4 GB | {peak:,.0f} MB | {verdict(peak < 4096)} |"
+        )
     else:
         one = sizes.get("1M", {}).get("full_build")
         fig = f"not run at 10M; 1M took {one['wall_s']:.0f}s" if one else "not run"
@@ -500,47 +710,70 @@ def targets(r: dict) -> list[str]:
     # The project gives no way to set DuckDB's memory_limit for `botmeter run` (the dbt profile
     # only sets TimeZone), so a 50M run uses DuckDB's default (80% of RAM).
     fig50 = f"{f50['wall_s']:.0f}s with the default memory_limit" if f50 else "not run"
-    rows.append(f"| 50M completes with memory_limit 4 GB | {fig50} | not measured "
-                "(memory_limit is not settable through botmeter) |")
+    rows.append(
+        f"| 50M completes with memory_limit 4 GB | {fig50} | not measured "
+        "(memory_limit is not settable through botmeter) |"
+    )
     nn = [(n, s["no_new_data"]) for n, s in sizes.items() if s.get("no_new_data")]
     for n, v in nn:
-        rows.append(f"| daily run with nothing new < 30 s ({n} warehouse) | {v['wall_s']:.1f}s | "
-                    f"{verdict(v['wall_s'] < 30)} |")
+        rows.append(
+            f"| daily run with nothing new < 30 s ({n} warehouse) | {v['wall_s']:.1f}s | "
+            f"{verdict(v['wall_s'] < 30)} |"
+        )
     if not nn:
         rows.append("| daily run with nothing new < 30 s | - | not measured |")
     for n, s in sizes.items():
         rp = s.get("report")
         if rp:
-            rows.append(f"| report answers < 2 s ({n} warehouse; proxy query, no report "
-                        f"command exists) | {rp['wall_s']:.2f}s | {verdict(rp['wall_s'] < 2)} |")
+            rows.append(
+                f"| report answers < 2 s ({n} warehouse; proxy query, no report "
+                f"command exists) | {rp['wall_s']:.2f}s | {verdict(rp['wall_s'] < 2)} |"
+            )
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     global ROOT
-    p = argparse.ArgumentParser(description="botmeter benchmark suite",
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__)
+    p = argparse.ArgumentParser(
+        description="botmeter benchmark suite",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
     p.add_argument("--sizes", default="1M", help="comma-separated event counts, e.g. 1M,10M")
     p.add_argument("--with-50m", action="store_true", help="also run 50M events")
     p.add_argument("--out", default=str(SUITE / "benchmarks" / "RESULTS.md"))
-    p.add_argument("--workdir", default="/tmp/botmeter-bench",
-                   help="generated landings and warehouses (reused across runs)")
+    p.add_argument(
+        "--workdir",
+        default="/tmp/botmeter-bench",
+        help="generated landings and warehouses (reused across runs)",
+    )
     p.add_argument("--days", type=int, default=30, help="arrival days per size")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--history-days", default="30,360")
     p.add_argument("--increment-events-per-day", type=int, default=3000)
-    p.add_argument("--skip", default="",
-                   help="comma list of: startup,landing,no-new-data,increment,impressions "
-                        "(landing = the separate landing-only step; the full build still lands)")
-    p.add_argument("--merge", action="store_true",
-                   help="merge into the existing --out .json instead of starting afresh "
-                        "(e.g. add a 10M size to an earlier 1M run)")
-    p.add_argument("--quick", action="store_true",
-                   help="smoke mode: skip start-up/increment/no-new-data runs, small impressions")
+    p.add_argument(
+        "--skip",
+        default="",
+        help="comma list of: startup,landing,no-new-data,increment,impressions "
+        "(landing = the separate landing-only step; the full build still lands)",
+    )
+    p.add_argument(
+        "--merge",
+        action="store_true",
+        help="merge into the existing --out .json instead of starting afresh "
+        "(e.g. add a 10M size to an earlier 1M run)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke mode: skip start-up/increment/no-new-data runs, small impressions",
+    )
     p.add_argument("--keep", action="store_true", help="keep warehouses in --workdir")
-    p.add_argument("--project", help="measure a copy of the project at this path (e.g. a "
-                   "snapshot taken while others edit the checkout); default: this checkout")
+    p.add_argument(
+        "--project",
+        help="measure a copy of the project at this path (e.g. a "
+        "snapshot taken while others edit the checkout); default: this checkout",
+    )
     a = p.parse_args(argv)
     if a.project:
         ROOT = Path(a.project).resolve()

@@ -67,8 +67,13 @@ def run_bare(warehouse: str, memory_limit: str | None = None) -> dict:
     user_events = con.execute("select sum(user_event_count) from bench.sessions_bare").fetchone()[0]
     con.execute("drop table bench.sessions_bare")
     con.close()
-    return {"impl": "bare", "query_s": t2 - t1, "connect_s": t1 - t0,
-            "sessions": int(sessions), "user_events": int(user_events or 0)}
+    return {
+        "impl": "bare",
+        "query_s": t2 - t1,
+        "connect_s": t1 - t0,
+        "sessions": int(sessions),
+        "user_events": int(user_events or 0),
+    }
 
 
 def explain_bare(warehouse: str) -> str:
@@ -96,8 +101,9 @@ def run_pandas(warehouse: str) -> dict:
     df = df.sort_values([*KEY, "occurred_at", "event_id"], ignore_index=True)
     gap = df.groupby(KEY, sort=False)["occurred_at"].diff()
     new_session = gap.isna() | (gap >= pd.Timedelta(minutes=TIMEOUT_MINUTES))
-    df["session_number"] = new_session.astype("int64").groupby(
-        [df[k] for k in KEY], sort=False).cumsum()
+    df["session_number"] = (
+        new_session.astype("int64").groupby([df[k] for k in KEY], sort=False).cumsum()
+    )
     sessions = df.groupby([*KEY, "session_number"], sort=False).agg(
         session_start_at=("occurred_at", "min"),
         session_end_at=("occurred_at", "max"),
@@ -105,8 +111,14 @@ def run_pandas(warehouse: str) -> dict:
         first_channel=("channel", "first"),
     )
     t2 = time.perf_counter()
-    return {"impl": "pandas", "load_s": t1 - t0, "compute_s": t2 - t1, "total_s": t2 - t0,
-            "sessions": int(len(sessions)), "user_events": int(len(df))}
+    return {
+        "impl": "pandas",
+        "load_s": t1 - t0,
+        "compute_s": t2 - t1,
+        "total_s": t2 - t0,
+        "sessions": int(len(sessions)),
+        "user_events": int(len(df)),
+    }
 
 
 def count_model_sessions(warehouse: str) -> dict:

@@ -17,10 +17,22 @@ def generate(out: str, start: str, days: int, events_per_day: int, seed: int) ->
     from orchestration.generator import generate as gen
 
     t = time.perf_counter()
-    s = gen(Path(out), start=dt.date.fromisoformat(start), days=days, seed=seed,
-            events_per_day=events_per_day)
-    return {"events": s.events, "lines": s.lines, "late": s.late, "duplicates": s.duplicates,
-            "malformed": s.malformed, "files": len(s.files), "seconds": time.perf_counter() - t}
+    s = gen(
+        Path(out),
+        start=dt.date.fromisoformat(start),
+        days=days,
+        seed=seed,
+        events_per_day=events_per_day,
+    )
+    return {
+        "events": s.events,
+        "lines": s.lines,
+        "late": s.late,
+        "duplicates": s.duplicates,
+        "malformed": s.malformed,
+        "files": len(s.files),
+        "seconds": time.perf_counter() - t,
+    }
 
 
 def land(landing: str, warehouse: str) -> dict:
@@ -41,8 +53,13 @@ def land(landing: str, warehouse: str) -> dict:
         accepted += r.accepted
     con.close()
     t2 = time.perf_counter()
-    return {"partitions": len(dates), "lines": lines, "accepted": accepted,
-            "land_s": t2 - t1, "import_connect_s": t1 - t0}
+    return {
+        "partitions": len(dates),
+        "lines": lines,
+        "accepted": accepted,
+        "land_s": t2 - t1,
+        "import_connect_s": t1 - t0,
+    }
 
 
 def split(dagster_home: str, target_root: str) -> dict:
@@ -58,24 +75,37 @@ def split(dagster_home: str, target_root: str) -> dict:
         for s in instance.get_run_step_stats(run.run_id)
     }
     stats = instance.get_run_stats(run.run_id)
-    out: dict = {"run_id": run.run_id, "status": str(run.status), "steps": steps,
-                 "run_s": (stats.end_time or 0) - (stats.start_time or 0)}
+    out: dict = {
+        "run_id": run.run_id,
+        "status": str(run.status),
+        "steps": steps,
+        "run_s": (stats.end_time or 0) - (stats.start_time or 0),
+    }
     candidates = sorted(Path(target_root).glob(f"*{run.run_id[:7]}*/run_results.json"))
     if candidates:
         rr = json.loads(candidates[-1].read_text())
-        models = {r["unique_id"].split(".")[-1]: r["execution_time"]
-                  for r in rr["results"] if r["unique_id"].startswith("model.")}
-        tests = [r["execution_time"] for r in rr["results"]
-                 if r["unique_id"].startswith(("test.", "unit_test."))]
-        out.update({
-            "dbt_elapsed_s": rr.get("elapsed_time", 0.0),
-            "dbt_models_sum_s": sum(models.values()),
-            "dbt_tests_sum_s": sum(tests),
-            "dbt_tests": len(tests),
-            "dbt_models": models,
-            "dbt_failures": [r["unique_id"] for r in rr["results"]
-                             if r["status"] not in ("success", "pass")],
-        })
+        models = {
+            r["unique_id"].split(".")[-1]: r["execution_time"]
+            for r in rr["results"]
+            if r["unique_id"].startswith("model.")
+        }
+        tests = [
+            r["execution_time"]
+            for r in rr["results"]
+            if r["unique_id"].startswith(("test.", "unit_test."))
+        ]
+        out.update(
+            {
+                "dbt_elapsed_s": rr.get("elapsed_time", 0.0),
+                "dbt_models_sum_s": sum(models.values()),
+                "dbt_tests_sum_s": sum(tests),
+                "dbt_tests": len(tests),
+                "dbt_models": models,
+                "dbt_failures": [
+                    r["unique_id"] for r in rr["results"] if r["status"] not in ("success", "pass")
+                ],
+            }
+        )
     instance.dispose()
     return out
 
@@ -85,8 +115,12 @@ def report_proxy(warehouse: str) -> dict:
 
     t = time.perf_counter()
     con = duckdb.connect(warehouse, read_only=True)
-    tables = {r[0] for r in con.execute(
-        "select table_schema || '.' || table_name from information_schema.tables").fetchall()}
+    tables = {
+        r[0]
+        for r in con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables"
+        ).fetchall()
+    }
     # marts.rpt_session_usage when built (not in the --quick smoke build).
     table = next(t for t in ("marts.rpt_session_usage", "marts.fct_sessions") if t in tables)
     rows = con.execute(f"select * from {table}").fetchall()

@@ -10,8 +10,6 @@ Metadata of every check: failed_count, a sample of offending rows, the slice val
 for GX suites, the path of the Data Docs page.
 """
 
-
-
 import datetime as dt
 import json
 
@@ -52,7 +50,9 @@ def to_check_result(outcome: CheckOutcome) -> dg.AssetCheckResult:
         ),
     }
     if outcome.sample:
-        metadata["sample"] = dg.MetadataValue.json(json.loads(json.dumps(outcome.sample, default=str)))
+        metadata["sample"] = dg.MetadataValue.json(
+            json.loads(json.dumps(outcome.sample, default=str))
+        )
     for key, value in outcome.details.items():
         if key == "data_docs":
             metadata["data_docs"] = dg.MetadataValue.path(value)
@@ -93,7 +93,8 @@ def _check(name: str, asset: dg.AssetKey, description: str, blocking: bool, eval
 
 def _suite_check(suite: Suite):
     return _check(
-        suite.name, _asset_key(suite.table),
+        suite.name,
+        _asset_key(suite.table),
         f"[great-expectations, {suite.severity}] {suite.description}",
         suite.severity == BLOCKING,
         lambda con, window: run_suite(con, suite, window, load_check_settings()),
@@ -110,28 +111,54 @@ def build_asset_checks() -> list:
     known = _known_keys()
     checks = [_suite_check(s) for s in SUITES if _asset_key(s.table) in known]
     extra = [
-        ("raw_events_lines_reconcile", RAW_EVENTS, True, reconciliation.landing_balance,
-         "[reconciliation, blocking] Per arrival date: lines read = accepted + rejected, and "
-         "raw.load_audit matches the rows in raw.events and raw.quarantine (nothing lost)."),
-        ("stg_events_reconcile", dg.AssetKey(["staging", "stg_botmeter__events"]), True,
-         reconciliation.staging_balance,
-         "[reconciliation, blocking] Per arrival date: distinct staged events + duplicate "
-         "copies = accepted events (nothing lost or doubled by deduplication)."),
-        ("sessions_rollups_match_fct_sessions", dg.AssetKey(["marts", "agg_sessions_daily_total"]),
-         True, reconciliation.sessions_rollup_balance,
-         "[reconciliation, blocking] Sessions per day and bot in agg_sessions_daily_total (and "
-         "per month in agg_sessions_monthly_total) equal the count of fct_sessions."),
-        ("sessions_assign_everything_in_window", dg.AssetKey(["marts", "fct_sessions"]), True,
-         reconciliation.session_assignment,
-         "[reconciliation, blocking] Every event, conversation and ticket inside a session "
-         "window is assigned to that session (event_count, bridge, fct_tickets.session_id)."),
-        ("raw_events_freshness", RAW_EVENTS, False,
-         lambda con, window: freshness.newest_arrival(con, load_check_settings()),
-         "[freshness, warn] The newest landed arrival day ended at most "
-         "freshness.max_lag_hours (default 36 h) ago (config/checks.yml)."),
-        ("raw_events_volume", RAW_EVENTS, False, freshness.volume_anomalies,
-         "[volume, warn] Each landed arrival day read between 20% and 500% of the median "
-         "lines of the 14 arrival days before it (config/checks.yml)."),
+        (
+            "raw_events_lines_reconcile",
+            RAW_EVENTS,
+            True,
+            reconciliation.landing_balance,
+            "[reconciliation, blocking] Per arrival date: lines read = accepted + rejected, and "
+            "raw.load_audit matches the rows in raw.events and raw.quarantine (nothing lost).",
+        ),
+        (
+            "stg_events_reconcile",
+            dg.AssetKey(["staging", "stg_botmeter__events"]),
+            True,
+            reconciliation.staging_balance,
+            "[reconciliation, blocking] Per arrival date: distinct staged events + duplicate "
+            "copies = accepted events (nothing lost or doubled by deduplication).",
+        ),
+        (
+            "sessions_rollups_match_fct_sessions",
+            dg.AssetKey(["marts", "agg_sessions_daily_total"]),
+            True,
+            reconciliation.sessions_rollup_balance,
+            "[reconciliation, blocking] Sessions per day and bot in agg_sessions_daily_total (and "
+            "per month in agg_sessions_monthly_total) equal the count of fct_sessions.",
+        ),
+        (
+            "sessions_assign_everything_in_window",
+            dg.AssetKey(["marts", "fct_sessions"]),
+            True,
+            reconciliation.session_assignment,
+            "[reconciliation, blocking] Every event, conversation and ticket inside a session "
+            "window is assigned to that session (event_count, bridge, fct_tickets.session_id).",
+        ),
+        (
+            "raw_events_freshness",
+            RAW_EVENTS,
+            False,
+            lambda con, window: freshness.newest_arrival(con, load_check_settings()),
+            "[freshness, warn] The newest landed arrival day ended at most "
+            "freshness.max_lag_hours (default 36 h) ago (config/checks.yml).",
+        ),
+        (
+            "raw_events_volume",
+            RAW_EVENTS,
+            False,
+            freshness.volume_anomalies,
+            "[volume, warn] Each landed arrival day read between 20% and 500% of the median "
+            "lines of the 14 arrival days before it (config/checks.yml).",
+        ),
     ]
     checks += [
         _check(name, key, desc, blocking, fn)

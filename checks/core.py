@@ -83,8 +83,12 @@ def records(frame: pd.DataFrame, limit: int) -> list[dict]:
     """JSON-friendly rows for metadata."""
     out = []
     for row in frame.head(limit).to_dict("records"):
-        out.append({k: (None if _isna(v) else (v if isinstance(v, (int, float, str, bool)) else str(v)))
-                    for k, v in row.items()})
+        out.append(
+            {
+                k: (None if _isna(v) else (v if isinstance(v, (int, float, str, bool)) else str(v)))
+                for k, v in row.items()
+            }
+        )
     return out
 
 
@@ -115,8 +119,7 @@ def affected_from(con: duckdb.DuckDBPyConnection, window: Window) -> dt.datetime
         return dt.datetime(1970, 1, 1) if window.whole else dt.datetime(9999, 12, 31)
     if table_exists(con, "marts.fct_sessions"):
         earlier = con.execute(
-            "select min(session_start_at) from marts.fct_sessions "
-            "where session_window_end_at > ?",
+            "select min(session_start_at) from marts.fct_sessions where session_window_end_at > ?",
             [t_min],
         ).fetchone()[0]
         if earlier is not None and earlier < t_min:

@@ -34,14 +34,14 @@ def run_checks(
     ]
     outcomes += [fn(con, window, settings) for fn in reconciliation.RECONCILIATIONS.values()]
     if not blocking_only:
-        outcomes += [freshness.newest_arrival(con, settings),
-                     freshness.volume_anomalies(con, window, settings)]
+        outcomes += [
+            freshness.newest_arrival(con, settings),
+            freshness.volume_anomalies(con, window, settings),
+        ]
     return outcomes
 
 
-def blocking_failures(
-    con: duckdb.DuckDBPyConnection, window: Window = EVERYTHING
-) -> list[str]:
+def blocking_failures(con: duckdb.DuckDBPyConnection, window: Window = EVERYTHING) -> list[str]:
     """Messages of the blocking checks that fail on `window` (default: the whole warehouse).
     Each names the check, the count and a sample of offending rows."""
     return [o.message() for o in run_checks(con, window, blocking_only=True) if not o.passed]

@@ -22,13 +22,19 @@ def _outcome(name, con, sql, params, settings, ok_text, bad_text, details=None) 
     frame = con.execute(sql, params).df()
     n = len(frame)
     return CheckOutcome(
-        name, n == 0, BLOCKING, ok_text if n == 0 else bad_text.format(n=n),
-        failed_count=n, sample=records(frame, settings.sample_rows), details=details or {},
+        name,
+        n == 0,
+        BLOCKING,
+        ok_text if n == 0 else bad_text.format(n=n),
+        failed_count=n,
+        sample=records(frame, settings.sample_rows),
+        details=details or {},
     )
 
 
-def landing_balance(con: duckdb.DuckDBPyConnection, window: Window,
-                    settings: CheckSettings | None = None) -> CheckOutcome:
+def landing_balance(
+    con: duckdb.DuckDBPyConnection, window: Window, settings: CheckSettings | None = None
+) -> CheckOutcome:
     """Per arrival date: lines read = accepted + rejected, and the audit matches the rows in
     raw.events and raw.quarantine."""
     settings = settings or load_check_settings()
@@ -61,7 +67,11 @@ def landing_balance(con: duckdb.DuckDBPyConnection, window: Window,
         orphan_params * 2,
     ).fetchall()
     outcome = _outcome(
-        "raw_events_lines_reconcile", con, sql, params, settings,
+        "raw_events_lines_reconcile",
+        con,
+        sql,
+        params,
+        settings,
         f"lines read = accepted + rejected for every partition ({window})",
         "{n} partition(s) where lines read != accepted + rejected or the audit disagrees with "
         "raw.events/raw.quarantine",
@@ -74,15 +84,21 @@ def landing_balance(con: duckdb.DuckDBPyConnection, window: Window,
     return outcome
 
 
-def staging_balance(con: duckdb.DuckDBPyConnection, window: Window,
-                    settings: CheckSettings | None = None) -> CheckOutcome:
+def staging_balance(
+    con: duckdb.DuckDBPyConnection, window: Window, settings: CheckSettings | None = None
+) -> CheckOutcome:
     """Per arrival date: staged events won by that date + duplicate copies (copies whose
     event is staged from another copy) = accepted lines. A lost event, a doubled event or a
     staged row with no raw copy breaks the equation."""
     settings = settings or load_check_settings()
     if not table_exists(con, "staging.stg_botmeter__events") and not _view_exists(con):
-        return CheckOutcome("stg_events_reconcile", True, BLOCKING, "staging not built yet: skipped",
-                            details={"skipped": True})
+        return CheckOutcome(
+            "stg_events_reconcile",
+            True,
+            BLOCKING,
+            "staging not built yet: skipped",
+            details={"skipped": True},
+        )
     where, params = _arrival_filter(window, "arrival_date")
     sql = f"""
         with raw_copies as (
@@ -127,31 +143,41 @@ def staging_balance(con: duckdb.DuckDBPyConnection, window: Window,
         order by audit.arrival_date
     """
     return _outcome(
-        "stg_events_reconcile", con, sql, params * 3, settings,
+        "stg_events_reconcile",
+        con,
+        sql,
+        params * 3,
+        settings,
         f"distinct staged events + duplicates = accepted for every partition ({window})",
         "{n} partition(s) where distinct staged events + duplicates != accepted events",
     )
 
 
 def _view_exists(con) -> bool:
-    return bool(con.execute(
-        "select count(*) from duckdb_views() where schema_name = 'staging' "
-        "and view_name = 'stg_botmeter__events'").fetchone()[0])
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_views() where schema_name = 'staging' "
+            "and view_name = 'stg_botmeter__events'"
+        ).fetchone()[0]
+    )
 
 
-def sessions_rollup_balance(con: duckdb.DuckDBPyConnection, window: Window,
-                            settings: CheckSettings | None = None) -> CheckOutcome:
+def sessions_rollup_balance(
+    con: duckdb.DuckDBPyConnection, window: Window, settings: CheckSettings | None = None
+) -> CheckOutcome:
     """Sessions per day and bot in agg_sessions_daily_total (and per month in
     agg_sessions_monthly_total) equal the count of fct_sessions rows."""
     settings = settings or load_check_settings()
     name = "sessions_rollups_match_fct_sessions"
     needed = ["marts.fct_sessions", "marts.agg_sessions_daily_total"]
     if not all(table_exists(con, t) for t in needed):
-        return CheckOutcome(name, True, BLOCKING, "session marts not built yet: skipped",
-                            details={"skipped": True})
+        return CheckOutcome(
+            name, True, BLOCKING, "session marts not built yet: skipped", details={"skipped": True}
+        )
     since = affected_from(con, window).date()
     monthly = table_exists(con, "marts.agg_sessions_monthly_total")
-    month_part = """
+    month_part = (
+        """
         union all
         select 'monthly' as grain, coalesce(f.d, a.d) as period, coalesce(f.account_id, a.account_id) as account_id,
                coalesce(f.bot_id, a.bot_id) as bot_id, coalesce(f.n, 0) as fct_sessions,
@@ -163,7 +189,10 @@ def sessions_rollup_balance(con: duckdb.DuckDBPyConnection, window: Window,
                    where session_month >= date_trunc('month', ?::date) group by all) a
           on f.d = a.d and f.account_id = a.account_id and f.bot_id = a.bot_id
         where coalesce(f.n, 0) <> coalesce(a.n, 0)
-    """ if monthly else ""
+    """
+        if monthly
+        else ""
+    )
     sql = f"""
         select * from (
             select 'daily' as grain, coalesce(f.d, a.d) as period,
@@ -181,15 +210,20 @@ def sessions_rollup_balance(con: duckdb.DuckDBPyConnection, window: Window,
     """
     params = [since, since] + ([since, since] if monthly else [])
     return _outcome(
-        name, con, sql, params, settings,
+        name,
+        con,
+        sql,
+        params,
+        settings,
         f"rollup sessions equal fct_sessions per day/month and bot (from {since})",
         "{n} (period, account, bot) row(s) where the rollup disagrees with fct_sessions",
         details={"slice": f"session_date >= {since}"},
     )
 
 
-def session_assignment(con: duckdb.DuckDBPyConnection, window: Window,
-                       settings: CheckSettings | None = None) -> CheckOutcome:
+def session_assignment(
+    con: duckdb.DuckDBPyConnection, window: Window, settings: CheckSettings | None = None
+) -> CheckOutcome:
     """Every staged event, conversation and ticket inside a session window of its
     (account, bot, customer) is assigned to that session: the session's event_count counts
     it, the bridge holds (session, conversation) and fct_tickets carries the session_id."""
@@ -199,8 +233,9 @@ def session_assignment(con: duckdb.DuckDBPyConnection, window: Window,
     if not all(table_exists(con, t) for t in needed) or not (
         table_exists(con, "staging.stg_botmeter__events") or _view_exists(con)
     ):
-        return CheckOutcome(name, True, BLOCKING, "session marts not built yet: skipped",
-                            details={"skipped": True})
+        return CheckOutcome(
+            name, True, BLOCKING, "session marts not built yet: skipped", details={"skipped": True}
+        )
     since = affected_from(con, window)
     sql = """
         with sessions as (
@@ -254,7 +289,11 @@ def session_assignment(con: duckdb.DuckDBPyConnection, window: Window,
         select * from problems order by problem, session_id
     """
     return _outcome(
-        name, con, sql, [since, since, since], settings,
+        name,
+        con,
+        sql,
+        [since, since, since],
+        settings,
         f"every event, conversation and ticket inside a session window is assigned (from {since})",
         "{n} event/conversation/ticket assignment problem(s)",
         details={"slice": f"occurred_at >= {since}"},

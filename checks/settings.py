@@ -71,17 +71,24 @@ def load_check_settings(path: Path | None = None) -> CheckSettings:
     where = f"{path}: freshness."
     settings = CheckSettings(
         channels=tuple(c.strip().lower() for c in channels),
-        max_lag_hours=_positive(fresh.get("max_lag_hours", defaults.max_lag_hours),
-                                where + "max_lag_hours"),
-        trailing_days=_positive(fresh.get("trailing_days", defaults.trailing_days),
-                                where + "trailing_days", int),
-        min_history_days=_positive(fresh.get("min_history_days", defaults.min_history_days),
-                                   where + "min_history_days", int),
-        low_ratio=_positive(fresh.get("low_ratio", defaults.low_ratio), where + "low_ratio",
-                            allow_zero=True),
+        max_lag_hours=_positive(
+            fresh.get("max_lag_hours", defaults.max_lag_hours), where + "max_lag_hours"
+        ),
+        trailing_days=_positive(
+            fresh.get("trailing_days", defaults.trailing_days), where + "trailing_days", int
+        ),
+        min_history_days=_positive(
+            fresh.get("min_history_days", defaults.min_history_days),
+            where + "min_history_days",
+            int,
+        ),
+        low_ratio=_positive(
+            fresh.get("low_ratio", defaults.low_ratio), where + "low_ratio", allow_zero=True
+        ),
         high_ratio=_positive(fresh.get("high_ratio", defaults.high_ratio), where + "high_ratio"),
-        sample_rows=_positive(raw.get("sample_rows", defaults.sample_rows),
-                              f"{path}: sample_rows", int),
+        sample_rows=_positive(
+            raw.get("sample_rows", defaults.sample_rows), f"{path}: sample_rows", int
+        ),
     )
     if settings.low_ratio >= settings.high_ratio:
         raise ConfigError(f"{where}low_ratio must be below high_ratio")

@@ -92,9 +92,9 @@ def execute_job(
 
     _ensure_dagster_home()
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
-    from orchestration.dbt_assets import botmeter_dbt_project, prepare_manifest
+    from orchestration.dbt_project import botmeter_dbt_project, prepare_manifest
 
-    prepare_manifest(botmeter_dbt_project())
+    prepare_manifest(botmeter_dbt_project(), warehouse)
     from orchestration.definitions import defs
 
     job = defs.get_job_def("botmeter_daily")
@@ -103,6 +103,8 @@ def execute_job(
             "raw__events": {"config": {"full_refresh": full_refresh}},
             "botmeter_dbt_models": {"config": {"full_refresh": full_refresh}},
         },
+        # Dagster's step-by-step DEBUG log stays in the instance (see `botmeter ui`).
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
         "resources": {
             "warehouse": {
                 "config": {"warehouse_path": str(warehouse), "landing_path": str(landing)}
@@ -207,7 +209,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    from orchestration.dbt_assets import dbt_executable
+    from orchestration.dbt_project import dbt_executable
 
     env = {**os.environ, settings.WAREHOUSE_ENV: str(settings.warehouse_path(args.warehouse))}
     base = [dbt_executable(), "--quiet"]

@@ -12,8 +12,18 @@ import math
 
 from orchestration.report import CHANNEL_NOTE, KPI_LABELS, kpi_text
 
-PALETTE = ["#4f46e5", "#0ea5e9", "#10b981", "#f59e0b", "#ef4444", "#8b5cf6", "#14b8a6",
-           "#f97316", "#64748b", "#ec4899"]
+PALETTE = [
+    "#4f46e5",
+    "#0ea5e9",
+    "#10b981",
+    "#f59e0b",
+    "#ef4444",
+    "#8b5cf6",
+    "#14b8a6",
+    "#f97316",
+    "#64748b",
+    "#ec4899",
+]
 
 
 def _e(value) -> str:
@@ -43,33 +53,48 @@ def _fmt(v: float) -> str:
     return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.1f}"
 
 
-def line_chart(points: list[tuple[str, float]], series: str, color: str = PALETTE[0],
-               width: int = 760, height: int = 260) -> str:
+def line_chart(
+    points: list[tuple[str, float]],
+    series: str,
+    color: str = PALETTE[0],
+    width: int = 760,
+    height: int = 260,
+) -> str:
     left, right, top, bottom = 48, 16, 16, 36
     w, h = width - left - right, height - top - bottom
     top_value = _nice_max(max((v for _, v in points), default=0))
     n = len(points)
     xs = [left + (w * i / (n - 1) if n > 1 else w / 2) for i in range(n)]
     ys = [top + h - h * v / top_value for _, v in points]
-    parts = [f'<svg class="chart line" data-chart="{_e(series)}" viewBox="0 0 {width} {height}" '
-             f'role="img" aria-label="{_e(series)} per day">']
+    parts = [
+        f'<svg class="chart line" data-chart="{_e(series)}" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="{_e(series)} per day">'
+    ]
     for i in range(5):
         gv = top_value * i / 4
         gy = top + h - h * i / 4
-        parts.append(f'<line class="grid" x1="{left}" x2="{left + w}" y1="{gy:.1f}" y2="{gy:.1f}"/>'
-                     f'<text class="axis" x="{left - 8}" y="{gy + 4:.1f}" text-anchor="end">{_fmt(gv)}</text>')
+        parts.append(
+            f'<line class="grid" x1="{left}" x2="{left + w}" y1="{gy:.1f}" y2="{gy:.1f}"/>'
+            f'<text class="axis" x="{left - 8}" y="{gy + 4:.1f}" text-anchor="end">{_fmt(gv)}</text>'
+        )
     step = max(1, math.ceil(n / 8))
     for i in range(0, n, step):
-        parts.append(f'<text class="axis" x="{xs[i]:.1f}" y="{height - 12}" text-anchor="middle">'
-                     f'{_e(points[i][0][5:])}</text>')
+        parts.append(
+            f'<text class="axis" x="{xs[i]:.1f}" y="{height - 12}" text-anchor="middle">'
+            f"{_e(points[i][0][5:])}</text>"
+        )
     if n:
-        path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y) in enumerate(zip(xs, ys)))
+        path = " ".join(
+            f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y) in enumerate(zip(xs, ys))
+        )
         area = f"{path} L{xs[-1]:.1f},{top + h} L{xs[0]:.1f},{top + h} Z"
         parts.append(f'<path class="area" d="{area}" fill="{color}"/>')
         parts.append(f'<path class="stroke" d="{path}" stroke="{color}"/>')
         for (label, v), x, y in zip(points, xs, ys):
-            parts.append(f'<circle class="pt" cx="{x:.1f}" cy="{y:.1f}" r="3.2" fill="{color}" '
-                         f'data-label="{_e(label)}" data-value="{v:g}"><title>{_e(label)}: {_fmt(v)} {_e(series)}</title></circle>')
+            parts.append(
+                f'<circle class="pt" cx="{x:.1f}" cy="{y:.1f}" r="3.2" fill="{color}" '
+                f'data-label="{_e(label)}" data-value="{v:g}"><title>{_e(label)}: {_fmt(v)} {_e(series)}</title></circle>'
+            )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -80,8 +105,10 @@ def hbar_chart(items: list[tuple[str, float, str]], series: str, fmt=_fmt, width
     height = max(row * len(items), row) + 8
     top_value = max((v for _, v, _ in items), default=0) or 1
     bar_w = width - label_w - value_w - 8
-    parts = [f'<svg class="chart hbar" data-chart="{_e(series)}" viewBox="0 0 {width} {height}" '
-             f'role="img" aria-label="{_e(series)}">']
+    parts = [
+        f'<svg class="chart hbar" data-chart="{_e(series)}" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="{_e(series)}">'
+    ]
     for i, (label, v, sub) in enumerate(items):
         y = 4 + i * row
         length = max(bar_w * v / top_value, 2)
@@ -89,29 +116,39 @@ def hbar_chart(items: list[tuple[str, float, str]], series: str, fmt=_fmt, width
         short = label if len(label) <= 28 else label[:27] + "…"
         parts.append(
             f'<g class="bar" data-label="{_e(label)}" data-value="{v:g}">'
-            f'<title>{_e(label)}{(" (" + _e(sub) + ")") if sub else ""}: {_e(fmt(v))}</title>'
+            f"<title>{_e(label)}{(' (' + _e(sub) + ')') if sub else ''}: {_e(fmt(v))}</title>"
             f'<text class="lbl" x="{label_w - 8}" y="{y + 19}" text-anchor="end">{_e(short)}</text>'
             f'<rect x="{label_w}" y="{y + 5}" width="{bar_w:.1f}" height="18" rx="4" class="track"/>'
             f'<rect x="{label_w}" y="{y + 5}" width="{length:.1f}" height="18" rx="4" fill="{color}"/>'
-            f'<text class="val" x="{width - 4}" y="{y + 19}" text-anchor="end">{_e(fmt(v))}</text></g>')
+            f'<text class="val" x="{width - 4}" y="{y + 19}" text-anchor="end">{_e(fmt(v))}</text></g>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
 
-def vbar_chart(items: list[tuple[str, float]], series: str, color: str = PALETTE[0],
-               width: int = 460, height: int = 240) -> str:
+def vbar_chart(
+    items: list[tuple[str, float]],
+    series: str,
+    color: str = PALETTE[0],
+    width: int = 460,
+    height: int = 240,
+) -> str:
     left, right, top, bottom = 44, 8, 20, 32
     w, h = width - left - right, height - top - bottom
     top_value = _nice_max(max((v for _, v in items), default=0))
     n = max(len(items), 1)
     slot = w / n
     bw = min(slot * 0.62, 64)
-    parts = [f'<svg class="chart vbar" data-chart="{_e(series)}" viewBox="0 0 {width} {height}" '
-             f'role="img" aria-label="{_e(series)}">']
+    parts = [
+        f'<svg class="chart vbar" data-chart="{_e(series)}" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="{_e(series)}">'
+    ]
     for i in range(5):
         gy = top + h - h * i / 4
-        parts.append(f'<line class="grid" x1="{left}" x2="{left + w}" y1="{gy:.1f}" y2="{gy:.1f}"/>'
-                     f'<text class="axis" x="{left - 8}" y="{gy + 4:.1f}" text-anchor="end">{_fmt(top_value * i / 4)}</text>')
+        parts.append(
+            f'<line class="grid" x1="{left}" x2="{left + w}" y1="{gy:.1f}" y2="{gy:.1f}"/>'
+            f'<text class="axis" x="{left - 8}" y="{gy + 4:.1f}" text-anchor="end">{_fmt(top_value * i / 4)}</text>'
+        )
     step = max(1, math.ceil(len(items) / 8))
     for i, (label, v) in enumerate(items):
         bh = h * v / top_value
@@ -119,11 +156,18 @@ def vbar_chart(items: list[tuple[str, float]], series: str, color: str = PALETTE
         parts.append(
             f'<g class="bar" data-label="{_e(label)}" data-value="{v:g}"><title>{_e(label)}: {_fmt(v)}</title>'
             f'<rect x="{x:.1f}" y="{top + h - bh:.1f}" width="{bw:.1f}" height="{max(bh, 0):.1f}" rx="3" fill="{color}"/>'
-            + (f'<text class="val" x="{x + bw / 2:.1f}" y="{top + h - bh - 5:.1f}" text-anchor="middle">{_fmt(v)}</text>'
-               if len(items) <= 14 else "")
-            + (f'<text class="axis" x="{x + bw / 2:.1f}" y="{height - 10}" text-anchor="middle">{_e(label[5:] if len(label) == 10 else label)}</text>'
-               if i % step == 0 else "")
-            + "</g>")
+            + (
+                f'<text class="val" x="{x + bw / 2:.1f}" y="{top + h - bh - 5:.1f}" text-anchor="middle">{_fmt(v)}</text>'
+                if len(items) <= 14
+                else ""
+            )
+            + (
+                f'<text class="axis" x="{x + bw / 2:.1f}" y="{height - 10}" text-anchor="middle">{_e(label[5:] if len(label) == 10 else label)}</text>'
+                if i % step == 0
+                else ""
+            )
+            + "</g>"
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -180,15 +224,18 @@ def _card(title: str, hint: str, body: str, cls: str = "card") -> str:
 def render_html(report: dict) -> str:
     k = report["kpis"]
     f = report["filters"]
-    chips = [f'{f["from"]} → {f["to"]}'] + [f"{name}: {', '.join(v)}" for name, v in f.items()
-                                             if name not in ("from", "to") and v]
+    chips = [f"{f['from']} → {f['to']}"] + [
+        f"{name}: {', '.join(v)}" for name, v in f.items() if name not in ("from", "to") and v
+    ]
     kpi_html = []
     for name in KPI_LABELS:
         if name in k:
             cls = "kpi primary" if name == "sessions" else "kpi"
-            kpi_html.append(f'<div class="{cls}" data-kpi="{name}" data-value="{k[name]}">'
-                            f'<div class="l">{_e(KPI_LABELS[name])}</div>'
-                            f'<div class="v">{_e(kpi_text(name, k[name]))}</div></div>')
+            kpi_html.append(
+                f'<div class="{cls}" data-kpi="{name}" data-value="{k[name]}">'
+                f'<div class="l">{_e(KPI_LABELS[name])}</div>'
+                f'<div class="v">{_e(kpi_text(name, k[name]))}</div></div>'
+            )
 
     daily = [(d["date"], d["sessions"]) for d in report["daily"]]
     tickets = [(d["date"], d["tickets"]) for d in report["daily"]]
@@ -197,32 +244,70 @@ def render_html(report: dict) -> str:
     months = [(m["month"], m["sessions"]) for m in report["monthly"]]
 
     sections = [
-        _card("Session consumption trend", "Sessions consumed per day (UTC)",
-              line_chart(daily, "sessions"), "card wide"),
+        _card(
+            "Session consumption trend",
+            "Sessions consumed per day (UTC)",
+            line_chart(daily, "sessions"),
+            "card wide",
+        ),
         '<div class="grid2">',
         _card("Sessions by bot", "Each session counted once", hbar_chart(bots, "sessions by bot")),
-        _card("Sessions by channel", "A session counts in every channel it touched",
-              hbar_chart(channels, "sessions by channel") + f'<div class="note">{_e(CHANNEL_NOTE)}</div>'),
-        _card("Monthly session consumption", "Sessions per month within the selected range",
-              vbar_chart(months, "sessions by month")),
-        _card("Tickets", f'{k["tickets"]:,} tickets in {k["sessions_with_ticket"]:,} sessions',
-              vbar_chart(tickets, "tickets by day", color=PALETTE[4])),
+        _card(
+            "Sessions by channel",
+            "A session counts in every channel it touched",
+            hbar_chart(channels, "sessions by channel")
+            + f'<div class="note">{_e(CHANNEL_NOTE)}</div>',
+        ),
+        _card(
+            "Monthly session consumption",
+            "Sessions per month within the selected range",
+            vbar_chart(months, "sessions by month"),
+        ),
+        _card(
+            "Tickets",
+            f"{k['tickets']:,} tickets in {k['sessions_with_ticket']:,} sessions",
+            vbar_chart(tickets, "tickets by day", color=PALETTE[4]),
+        ),
         "</div>",
     ]
     extra = []
     if report.get("top_intents"):
-        extra.append(_card("Top intents", "Matches in the range",
-                           hbar_chart([(i["intent"], i["matches"], "") for i in report["top_intents"]],
-                                      "top intents")))
+        extra.append(
+            _card(
+                "Top intents",
+                "Matches in the range",
+                hbar_chart(
+                    [(i["intent"], i["matches"], "") for i in report["top_intents"]], "top intents"
+                ),
+            )
+        )
     if report.get("slowest_apis"):
-        extra.append(_card("Slowest APIs", "p95 latency (ms), call-weighted over days",
-                           hbar_chart([(a["api_name"], a["p95_latency_ms"], "") for a in report["slowest_apis"]],
-                                      "slowest apis", fmt=lambda v: f"{v:,.0f} ms")))
+        extra.append(
+            _card(
+                "Slowest APIs",
+                "p95 latency (ms), call-weighted over days",
+                hbar_chart(
+                    [(a["api_name"], a["p95_latency_ms"], "") for a in report["slowest_apis"]],
+                    "slowest apis",
+                    fmt=lambda v: f"{v:,.0f} ms",
+                ),
+            )
+        )
     if report.get("failing_apis"):
-        extra.append(_card("Most failing APIs", "Share of calls with status ≥ 400 or missing",
-                           hbar_chart([(a["api_name"], a["error_rate"] or 0, f'{a["error_calls"]} errors')
-                                       for a in report["failing_apis"]],
-                                      "failing apis", fmt=_pct)))
+        extra.append(
+            _card(
+                "Most failing APIs",
+                "Share of calls with status ≥ 400 or missing",
+                hbar_chart(
+                    [
+                        (a["api_name"], a["error_rate"] or 0, f"{a['error_calls']} errors")
+                        for a in report["failing_apis"]
+                    ],
+                    "failing apis",
+                    fmt=_pct,
+                ),
+            )
+        )
     if extra:
         sections += ['<div class="grid2">', *extra, "</div>"]
 

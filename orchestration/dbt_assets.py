@@ -1,52 +1,14 @@
 """dbt models as Dagster assets, partitioned like the raw landing they read."""
 
 import json
-import sys
-from functools import cache
-from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from pydantic import Field
 
+from orchestration.dbt_project import botmeter_dbt_project, dbt_executable
 from orchestration.partitions import daily_arrival_partitions
 from orchestration.resources import WarehouseResource
-from orchestration.settings import PROJECT_ROOT
-
-
-@cache
-def botmeter_dbt_project() -> DbtProject:
-    """The dbt project at the repository root; the manifest is prepared on first use."""
-    project = DbtProject(
-        project_dir=PROJECT_ROOT,
-        profiles_dir=PROJECT_ROOT / "dbt_project",
-        target_path=PROJECT_ROOT / "target",
-    )
-    project.prepare_if_dev()
-    if not project.manifest_path.exists():
-        prepare_manifest(project)
-    return project
-
-
-def prepare_manifest(project: DbtProject) -> None:
-    """Parse the dbt project into target/manifest.json (needed before definitions load)."""
-    import subprocess
-
-    subprocess.run(
-        [
-            dbt_executable(),
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(project.project_dir),
-            "--profiles-dir",
-            str(project.profiles_dir),
-            "--target-path",
-            str(project.target_path),
-        ],
-        check=True,
-        cwd=project.project_dir,
-    )
 
 
 class BotmeterDbtTranslator(DagsterDbtTranslator):
@@ -93,12 +55,6 @@ def botmeter_dbt_models(
 ):
     with warehouse.dbt_environment():
         yield from dbt.cli(dbt_build_args(context, config), context=context).stream()
-
-
-def dbt_executable() -> str:
-    """dbt from this interpreter's environment, so it works without an activated venv."""
-    candidate = Path(sys.executable).with_name("dbt")
-    return str(candidate) if candidate.exists() else "dbt"
 
 
 def dbt_resource() -> DbtCliResource:

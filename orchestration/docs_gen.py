@@ -37,8 +37,11 @@ GRAIN = {
 
 
 def _mart_nodes(manifest: dict) -> list[dict]:
-    nodes = [n for n in manifest["nodes"].values()
-             if n.get("resource_type") == "model" and n.get("schema", "").endswith("marts")]
+    nodes = [
+        n
+        for n in manifest["nodes"].values()
+        if n.get("resource_type") == "model" and n.get("schema", "").endswith("marts")
+    ]
     return sorted(nodes, key=lambda n: n["name"])
 
 
@@ -82,12 +85,17 @@ def render(manifest: dict, catalog: dict | None = None, published: Path | None =
         kind = node.get("config", {}).get("materialized", "table")
         cols = (_columns_from_catalog(catalog, name) if catalog else []) or from_db.get(name, [])
         doc_cols = node.get("columns") or {}
-        grain = (node.get("meta") or {}).get("grain") or (node.get("config", {}).get("meta") or {}).get("grain") \
+        grain = (
+            (node.get("meta") or {}).get("grain")
+            or (node.get("config", {}).get("meta") or {}).get("grain")
             or GRAIN.get(name, "see description")
+        )
         lines.append(f"### `marts.{name}`")
         lines.append("")
-        lines.append(f"*Grain:* {grain}. *dbt materialization:* {kind}"
-                     + (" (published as a table)." if kind == "view" else "."))
+        lines.append(
+            f"*Grain:* {grain}. *dbt materialization:* {kind}"
+            + (" (published as a table)." if kind == "view" else ".")
+        )
         lines.append("")
         if _description(node):
             lines += [_description(node), ""]
@@ -110,14 +118,20 @@ def update(doc: Path, generated: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--published", help="published warehouse for column types (default: catalog.json)")
+    parser.add_argument(
+        "--published", help="published warehouse for column types (default: catalog.json)"
+    )
     parser.add_argument("--target", default=str(settings.PROJECT_ROOT / "target"))
     parser.add_argument("--check", action="store_true", help="exit 1 if the doc is out of date")
     args = parser.parse_args(argv)
     target = Path(args.target)
     manifest = json.loads((target / "manifest.json").read_text())
     catalog_path = target / "catalog.json"
-    catalog = json.loads(catalog_path.read_text()) if catalog_path.exists() and not args.published else None
+    catalog = (
+        json.loads(catalog_path.read_text())
+        if catalog_path.exists() and not args.published
+        else None
+    )
     new = update(DOC, render(manifest, catalog, Path(args.published) if args.published else None))
     if args.check:
         if new != DOC.read_text(encoding="utf-8"):

@@ -174,8 +174,11 @@ SLOTS = (
 CLOCK_TEMPLATE = "0000-00-00T00:00:00.000"  # occurred_at before its offset suffix
 # Fixed-width start of every line: (literal, width of the field that follows it); the
 # customer number width (None) depends on the pool size. The UTC offset comes next.
-HEAD_LAYOUT = (('{"event_id":"evt_', 16), ('","customer_id":"cus_', None),
-               ('","occurred_at":"', len(CLOCK_TEMPLATE)))
+HEAD_LAYOUT = (
+    ('{"event_id":"evt_', 16),
+    ('","customer_id":"cus_', None),
+    ('","occurred_at":"', len(CLOCK_TEMPLATE)),
+)
 
 
 RENDER_CHUNK = 65_536  # rows rendered at once: bounds memory whatever the day size
@@ -246,10 +249,18 @@ def _digits(values: np.ndarray, width: int) -> np.ndarray:
 
 _MILLIS = _table(_digits(np.arange(1000), 3))
 _HMS = np.arange(86400)
-_HMS = _table(np.concatenate(  # "HH:MM:SS" for every second of the day
-    [_digits(_HMS // 3600, 2), np.full((86400, 1), ord(":"), np.uint8),
-     _digits(_HMS // 60 % 60, 2), np.full((86400, 1), ord(":"), np.uint8),
-     _digits(_HMS % 60, 2)], axis=1))
+_HMS = _table(
+    np.concatenate(  # "HH:MM:SS" for every second of the day
+        [
+            _digits(_HMS // 3600, 2),
+            np.full((86400, 1), ord(":"), np.uint8),
+            _digits(_HMS // 60 % 60, 2),
+            np.full((86400, 1), ord(":"), np.uint8),
+            _digits(_HMS % 60, 2),
+        ],
+        axis=1,
+    )
+)
 
 
 def _clock_into(out: np.ndarray, local_ms: np.ndarray) -> None:
@@ -289,7 +300,8 @@ def _matrix_strings(mat: np.ndarray, valid: np.ndarray | None = None) -> pa.Arra
     n, width = mat.shape
     offsets = np.arange(n + 1, dtype=np.int64) * width
     return pa.LargeStringArray.from_buffers(
-        n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(mat)), _bitmap(valid))
+        n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(mat)), _bitmap(valid)
+    )
 
 
 def _vocab(strings) -> pa.Array:
@@ -298,7 +310,8 @@ def _vocab(strings) -> pa.Array:
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum([len(e) for e in encoded], out=offsets[1:])
     return pa.LargeStringArray.from_buffers(
-        len(encoded), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded)))
+        len(encoded), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))
+    )
 
 
 def _literal(text: str) -> pa.Scalar:
@@ -318,8 +331,7 @@ def _decimal_vocab(prefix: str, count: int, scale: int = 100) -> pa.Array:
     if scale == 1:
         return pc.binary_join_element_wise(_literal(prefix), whole, _literal(""))
     cents = pc.utf8_lpad(pc.cast(_indices(values % scale), _STR), width=2, padding="0")
-    return pc.binary_join_element_wise(
-        _literal(prefix), whole, _literal("."), cents, _literal(""))
+    return pc.binary_join_element_wise(_literal(prefix), whole, _literal("."), cents, _literal(""))
 
 
 def _lookup(vocab: pa.Array, idx: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
@@ -329,7 +341,7 @@ def _lookup(vocab: pa.Array, idx: np.ndarray, valid: np.ndarray | None = None) -
 def _line_buffer(lines: pa.Array) -> tuple[memoryview, np.ndarray]:
     """Data buffer and offsets of a string array: its lines, back to back, zero-copy."""
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)
-    offsets = offsets[lines.offset:lines.offset + len(lines) + 1]
+    offsets = offsets[lines.offset : lines.offset + len(lines) + 1]
     data = lines.buffers()[2]
     return (memoryview(data) if data is not None else memoryview(b"")), offsets
 
@@ -410,14 +422,22 @@ def _build_world(seed: int, start: dt.date, days: int, events_per_day: int) -> _
     acc_bot_count = np.bincount(bot_account, minlength=n_acc)
 
     intervals = rng.integers(14, 36, n_bots)
-    version_params = zip(rng.integers(1, 3, n_bots).tolist(), rng.integers(0, 7, n_bots).tolist(),
-                         intervals.tolist(), (rng.random(n_bots) * intervals).astype(int).tolist(),
-                         strict=True)
+    version_params = zip(
+        rng.integers(1, 3, n_bots).tolist(),
+        rng.integers(0, 7, n_bots).tolist(),
+        intervals.tolist(),
+        (rng.random(n_bots) * intervals).astype(int).tolist(),
+        strict=True,
+    )
     versions: dict[str, int] = {}
     ordinals = range(start.toordinal(), start.toordinal() + days)
     version_idx = np.array(
-        [[versions.setdefault(_bot_version(*params, day), len(versions)) for day in ordinals]
-         for params in version_params], dtype=np.int32)
+        [
+            [versions.setdefault(_bot_version(*params, day), len(versions)) for day in ordinals]
+            for params in version_params
+        ],
+        dtype=np.int32,
+    )
 
     pages = [site + path for _s, _n, site, paths in accounts for path in paths]
     page_count = np.array([len(paths) for *_x, paths in accounts])
@@ -444,13 +464,18 @@ def _build_world(seed: int, start: dt.date, days: int, events_per_day: int) -> _
     heavy_cust = rng.choice(n_cust, n_heavy, replace=False)
     heavy_acc = cust_account[heavy_cust]
     heavy = np.stack(
-        [heavy_cust,
-         page_start[heavy_acc] + (rng.random(n_heavy) * page_count[heavy_acc]).astype(np.int64),
-         rng.integers(0, 7, n_heavy), rng.integers(3, 5, n_heavy),
-         rng.integers(0, 60, n_heavy)], axis=1,
+        [
+            heavy_cust,
+            page_start[heavy_acc] + (rng.random(n_heavy) * page_count[heavy_acc]).astype(np.int64),
+            rng.integers(0, 7, n_heavy),
+            rng.integers(3, 5, n_heavy),
+            rng.integers(0, 60, n_heavy),
+        ],
+        axis=1,
     ).reshape(-1, 5)
-    salts = dict(zip(("event", "conv", "ticket"),
-                     rng.integers(0, 2**63, 3, dtype=np.uint64), strict=True))
+    salts = dict(
+        zip(("event", "conv", "ticket"), rng.integers(0, 2**63, 3, dtype=np.uint64), strict=True)
+    )
 
     # --- rendering tables -------------------------------------------------------------
     head = "".join(text + "0" * (width or cust_width) for text, width in HEAD_LAYOUT[:-1])
@@ -462,8 +487,10 @@ def _build_world(seed: int, start: dt.date, days: int, events_per_day: int) -> _
     context = []
     for b, bot_id in enumerate(bot_ids):
         for channel in CHANNELS:
-            base = (f',"account_id":"acc_{accounts[bot_account[b]][0]}","bot_id":"{bot_id}",'
-                    f'"channel":"{channel}"')
+            base = (
+                f',"account_id":"acc_{accounts[bot_account[b]][0]}","bot_id":"{bot_id}",'
+                f'"channel":"{channel}"'
+            )
             for text in (base, f'{base},"bot_name":"{bot_names[b]}"'):
                 context += [text if a is None else f'{text},"actor":"{a}"' for a in ACTORS]
     pieces = {
@@ -476,34 +503,53 @@ def _build_world(seed: int, start: dt.date, days: int, events_per_day: int) -> _
         "value": _decimal_vocab(',"value":', 100_000),  # cents -> "12.34"
         "is_fallback": [',"is_fallback":false', ',"is_fallback":true'],
         "latency_ms": _decimal_vocab(',"latency_ms":', 30_001, scale=1),
-        "text_props": [f',"properties":{{"text_length":{n}{lang}}}'
-                       for lang in ("", ',"lang":"en"', ',"lang":"de"') for n in range(400)],
+        "text_props": [
+            f',"properties":{{"text_length":{n}{lang}}}'
+            for lang in ("", ',"lang":"en"', ',"lang":"de"')
+            for n in range(400)
+        ],
         "entry_props": [f',"properties":{{"entry_point":"{e}"}}' for e in ENTRY_POINTS],
         "close_props": [f',"properties":{{"reason":"{r}"}}' for r in CLOSE_REASONS],
         "referrer_props": [f',"properties":{{"referrer":"{r}"}}' for r in REFERRERS],
     }
     slot_vocab, slot_of = [], {}
     for s, names in enumerate(SLOTS):
-        parts = [pieces[name] if isinstance(pieces[name], pa.Array) else _vocab(pieces[name])
-                 for name in names]
+        parts = [
+            pieces[name] if isinstance(pieces[name], pa.Array) else _vocab(pieces[name])
+            for name in names
+        ]
         for name, first in zip(names, np.cumsum([0] + [len(p) for p in parts]), strict=False):
             slot_of[name] = (s, int(first))
         slot_vocab.append(pa.concat_arrays(parts))
 
     return _World(
-        seed=seed, start=start, days=days, events_per_day=events_per_day,
-        start_ms=(start - dt.date(1970, 1, 1)).days * DAY_MS, first_ordinal=start.toordinal(),
-        accounts=accounts, bot_account=bot_account, bot_ids=bot_ids,
-        page_start=page_start, page_count=page_count,
-        cust_p=cust_p, cust_account=cust_account, cust_bot1=cust_bot1, cust_bot2=cust_bot2,
-        cust_channel=cust_channel, cust_digits=_table(_digits(np.arange(n_cust), cust_width)),
-        heavy=heavy, salts=salts,
+        seed=seed,
+        start=start,
+        days=days,
+        events_per_day=events_per_day,
+        start_ms=(start - dt.date(1970, 1, 1)).days * DAY_MS,
+        first_ordinal=start.toordinal(),
+        accounts=accounts,
+        bot_account=bot_account,
+        bot_ids=bot_ids,
+        page_start=page_start,
+        page_count=page_count,
+        cust_p=cust_p,
+        cust_account=cust_account,
+        cust_bot1=cust_bot1,
+        cust_bot2=cust_bot2,
+        cust_channel=cust_channel,
+        cust_digits=_table(_digits(np.arange(n_cust), cust_width)),
+        heavy=heavy,
+        salts=salts,
         head_template=np.frombuffer(head.encode(), dtype=np.uint8),
         tz_offset_ms=np.array(TZ_OFFSETS_MIN, dtype=np.int64) * MIN_MS,
         tz_type_vocab=_vocab(f'{z}","event_type":"{e}"' for z in tz_suffix for e in EVENT_TYPES),
         context_vocab=_vocab(context),
         version_vocab=_vocab(f',"bot_version":"{v}"' for v in versions),
-        version_idx=version_idx, slot_vocab=slot_vocab, slot_of=slot_of,
+        version_idx=version_idx,
+        slot_vocab=slot_vocab,
+        slot_of=slot_of,
     )
 
 
@@ -554,14 +600,19 @@ class _Collector:
     def __init__(self, w: _World):
         self.w = w
         self.parts: list[dict[str, np.ndarray]] = [
-            {k: np.zeros(0, dtype=d) for k, d in _COLUMNS.items()}]
+            {k: np.zeros(0, dtype=d) for k, d in _COLUMNS.items()}
+        ]
 
     def add(self, etype: str, t, cust, bot, chan, actor, conv=None, **pieces):
         """Add events; ``pieces`` maps a slot piece name to (index, valid mask or None)."""
         n = len(t)
         cols = {
-            "t": t, "conv": np.zeros(n) if conv is None else conv, "cust": cust, "bot": bot,
-            "etype": np.full(n, EVENT_TYPES.index(etype)), "chan": chan,
+            "t": t,
+            "conv": np.zeros(n) if conv is None else conv,
+            "cust": cust,
+            "bot": bot,
+            "etype": np.full(n, EVENT_TYPES.index(etype)),
+            "chan": chan,
             "actor": np.broadcast_to(actor, (n,)),
         }
         for s in range(len(SLOTS)):
@@ -570,7 +621,8 @@ class _Collector:
             s, offset = self.w.slot_of[name]
             cols[f"slot{s}"] = offset + idx if valid is None else np.where(valid, offset + idx, -1)
         self.parts.append(
-            {k: np.asarray(cols[k]).astype(d, copy=False) for k, d in _COLUMNS.items()})
+            {k: np.asarray(cols[k]).astype(d, copy=False) for k, d in _COLUMNS.items()}
+        )
 
     def table(self) -> _Table:
         return _Table({k: np.concatenate([p[k] for p in self.parts]) for k in _COLUMNS})
@@ -599,15 +651,17 @@ def _simulate_day(w: _World, day: int, rng: np.random.Generator) -> tuple[_Table
     day_start = w.start_ms + day * DAY_MS
     weekend = (w.start + dt.timedelta(days=day)).weekday() >= 5
     factor = (WEEKEND_FACTOR if weekend else WEEKDAY_FACTOR) * np.clip(
-        rng.normal(1.0, 0.04), 0.85, 1.15)
+        rng.normal(1.0, 0.04), 0.85, 1.15
+    )
     target = int(round(w.events_per_day * factor))
     out = _Collector(w)
     n_convs = 0
     if target > 0:
         convs = _conversations(out, w, day, day_start, target, rng)
         n_convs = len(convs["start"])
-        _impressions(out, w, day, day_start, target - sum(len(p["t"]) for p in out.parts),
-                     convs, rng)
+        _impressions(
+            out, w, day, day_start, target - sum(len(p["t"]) for p in out.parts), convs, rng
+        )
     table = out.table()
     inside = table["t"] < w.start_ms + w.days * DAY_MS
     if not inside.all():
@@ -616,27 +670,34 @@ def _simulate_day(w: _World, day: int, rng: np.random.Generator) -> tuple[_Table
     ordinal = np.uint64(w.first_ordinal + day)
     table.cols["key"] = (ordinal << np.uint64(34)) + np.arange(n, dtype=np.uint64)
     tz = np.where(_pick(rng, P_TZ_OFFSET, n), rng.integers(1, len(TZ_OFFSETS_MIN), n), 0)
-    table.cols["style"] = (_pick(rng, P_BOT_NAME, n) + 2 * _pick(rng, P_BOT_VERSION, n)
-                           + 4 * tz).astype(np.int8)
+    table.cols["style"] = (
+        _pick(rng, P_BOT_NAME, n) + 2 * _pick(rng, P_BOT_VERSION, n) + 4 * tz
+    ).astype(np.int8)
     return table, n_convs
 
 
-def _conversations(out: _Collector, w: _World, day: int, day_start: int, target: int,
-                   rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _conversations(
+    out: _Collector, w: _World, day: int, day_start: int, target: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     """Conversations as turn arrays; segmented cumsums give each conversation its clock."""
-    n_base = int(round(target * (1 - IMPRESSION_SHARE)
-                       / (EVENTS_PER_CONVERSATION * (1 + P_FOLLOW_UP))))
+    n_base = int(
+        round(target * (1 - IMPRESSION_SHARE) / (EVENTS_PER_CONVERSATION * (1 + P_FOLLOW_UP)))
+    )
     cust = rng.choice(len(w.cust_p), n_base, p=w.cust_p)
     start = day_start + _diurnal(rng, n_base)
     bot = np.where(_pick(rng, 0.5, n_base), w.cust_bot2[cust], w.cust_bot1[cust])
-    chan = np.where(_pick(rng, 0.75, n_base), w.cust_channel[cust],
-                    rng.choice(len(CHANNELS), n_base, p=CHANNEL_P))
+    chan = np.where(
+        _pick(rng, 0.75, n_base),
+        w.cust_channel[cust],
+        rng.choice(len(CHANNELS), n_base, p=CHANNEL_P),
+    )
     # Follow-ups: same customer and bot, another channel, a few minutes later.
     fu = np.flatnonzero(_pick(rng, P_FOLLOW_UP, n_base))
     cust = np.concatenate([cust, cust[fu]])
     bot = np.concatenate([bot, bot[fu]])
     chan = np.concatenate(
-        [chan, (chan[fu] + rng.integers(1, len(CHANNELS), len(fu))) % len(CHANNELS)])
+        [chan, (chan[fu] + rng.integers(1, len(CHANNELS), len(fu))) % len(CHANNELS)]
+    )
     start = np.concatenate([start, start[fu] + rng.integers(45_000, 300_000, len(fu))])
     n = len(start)
     ordinal = np.uint64(w.first_ordinal + day)
@@ -648,8 +709,9 @@ def _conversations(out: _Collector, w: _World, day: int, day_start: int, target:
     # conversation_started: mostly the user opens it, sometimes the bot proactively.
     rows = np.arange(n)
     actor = np.where(_pick(rng, 0.15, n), A_BOT, A_USER)
-    entry = np.where(actor == A_BOT, len(ENTRY_POINTS) - 1,
-                     rng.integers(0, len(ENTRY_POINTS) - 1, n))
+    entry = np.where(
+        actor == A_BOT, len(ENTRY_POINTS) - 1, rng.integers(0, len(ENTRY_POINTS) - 1, n)
+    )
     add("conversation_started", rows, start, actor, entry_props=(entry, _pick(rng, 0.6, n)))
 
     # Turns: user message -> intent -> (api call) -> bot reply; then the user thinks.
@@ -661,8 +723,9 @@ def _conversations(out: _Collector, w: _World, day: int, day_start: int, target:
     intent_delay = rng.integers(80, 900, m)
     has_api = _pick(rng, P_API, m)
     latency = np.clip(rng.lognormal(np.log(180), 0.8, m), 1, 30_000).astype(np.int64)
-    reply_delay = (700 + intent_delay + np.where(has_api, latency + 150, 0)
-                   + rng.integers(0, 2500, m))
+    reply_delay = (
+        700 + intent_delay + np.where(has_api, latency + 150, 0) + rng.integers(0, 2500, m)
+    )
     think = np.where(
         _pick(rng, P_LONG_GAP, m),
         np.clip(rng.lognormal(np.log(40 * MIN_MS), 0.7, m), 10.5 * MIN_MS, 4 * HOUR_MS),
@@ -683,23 +746,41 @@ def _conversations(out: _Collector, w: _World, day: int, day_start: int, target:
     k = len(ri)
     confidence = np.clip(rng.beta(5, 2, k), 0, 1)
     fallback = confidence < 0.3
-    add("intent_matched", tc[ri], user_t[ri] + intent_delay[ri], A_BOT,
+    add(
+        "intent_matched",
+        tc[ri],
+        user_t[ri] + intent_delay[ri],
+        A_BOT,
         intent=(np.where(fallback, len(INTENTS) - 1, rng.integers(0, len(INTENTS) - 1, k)), None),
         confidence=(np.round(confidence * 1000), None),
-        is_fallback=(fallback, _pick(rng, 0.6, k)))
+        is_fallback=(fallback, _pick(rng, 0.6, k)),
+    )
 
     ra = np.flatnonzero(has_api)
     k = len(ra)
     roll = rng.random(k)
-    status = np.where(roll < P_STATUS_ERROR, len(OK_CODES) + rng.integers(0, len(ERROR_CODES), k),
-                      rng.choice(len(OK_CODES), k, p=OK_P))
-    add("api_call", tc[ra], user_t[ra] + intent_delay[ra] + rng.integers(10, 150, k), A_SYSTEM,
+    status = np.where(
+        roll < P_STATUS_ERROR,
+        len(OK_CODES) + rng.integers(0, len(ERROR_CODES), k),
+        rng.choice(len(OK_CODES), k, p=OK_P),
+    )
+    add(
+        "api_call",
+        tc[ra],
+        user_t[ra] + intent_delay[ra] + rng.integers(10, 150, k),
+        A_SYSTEM,
         api_name=(rng.integers(0, len(APIS), k), None),
         status_code=(status, roll < 1 - P_STATUS_MISSING),
-        latency_ms=(latency[ra], None))
+        latency_ms=(latency[ra], None),
+    )
 
-    add("message", tc, reply_t, A_BOT,
-        text_props=(lang + rng.integers(20, 300, m), _pick(rng, 0.6, m)))
+    add(
+        "message",
+        tc,
+        reply_t,
+        A_BOT,
+        text_props=(lang + rng.integers(20, 300, m), _pick(rng, 0.6, m)),
+    )
 
     # Hand-off to a human, KPI and close come after the last bot reply.
     end = reply_t[last].copy()
@@ -716,37 +797,73 @@ def _conversations(out: _Collector, w: _World, day: int, day_start: int, target:
     rk = np.flatnonzero(_pick(rng, P_KPI, n))
     k = len(rk)
     kpi = rng.integers(0, len(KPIS), k)
-    cents = np.where(kpi == KPIS.index("payment_completed"),
-                     np.minimum(rng.lognormal(np.log(3500), 0.8, k), 99_999), 100)
+    cents = np.where(
+        kpi == KPIS.index("payment_completed"),
+        np.minimum(rng.lognormal(np.log(3500), 0.8, k), 99_999),
+        100,
+    )
     kpi_t = end[rk] + rng.integers(200, 20_000, k)
-    add("kpi_event", rk, kpi_t, np.where(_pick(rng, 0.5, k), A_SYSTEM, A_NONE),
-        kpi_name=(kpi, None), value=(cents.astype(np.int64), _pick(rng, 0.7, k)))
+    add(
+        "kpi_event",
+        rk,
+        kpi_t,
+        np.where(_pick(rng, 0.5, k), A_SYSTEM, A_NONE),
+        kpi_name=(kpi, None),
+        value=(cents.astype(np.int64), _pick(rng, 0.7, k)),
+    )
     end[rk] = np.maximum(end[rk], kpi_t)
 
     rc = np.flatnonzero(_pick(rng, P_CLOSE, n))
     k = len(rc)
     closer = rng.choice(3, k, p=(0.25, 0.15, 0.60))  # user / bot / inactivity timeout
-    delay = np.where(closer == 2, 30 * MIN_MS + rng.integers(0, 90_000, k),
-                     rng.integers(2_000, 60_000, k))
-    add("conversation_closed", rc, end[rc] + delay,
-        np.array([A_USER, A_BOT, A_SYSTEM])[closer], close_props=(closer, _pick(rng, 0.5, k)))
+    delay = np.where(
+        closer == 2, 30 * MIN_MS + rng.integers(0, 90_000, k), rng.integers(2_000, 60_000, k)
+    )
+    add(
+        "conversation_closed",
+        rc,
+        end[rc] + delay,
+        np.array([A_USER, A_BOT, A_SYSTEM])[closer],
+        close_props=(closer, _pick(rng, 0.5, k)),
+    )
     return {"start": start, "cust": cust, "bot": bot, "chan": chan}
 
 
-def _impressions(out: _Collector, w: _World, day: int, day_start: int, budget: int,
-                 convs: dict[str, np.ndarray], rng: np.random.Generator) -> None:
+def _impressions(
+    out: _Collector,
+    w: _World,
+    day: int,
+    day_start: int,
+    budget: int,
+    convs: dict[str, np.ndarray],
+    rng: np.random.Generator,
+) -> None:
     """Page loads: before web conversations, standalone visits + revisits, heavy reloaders."""
     start, cust, bot, chan = convs["start"], convs["cust"], convs["bot"], convs["chan"]
     linked = np.flatnonzero((chan == 0) & _pick(rng, P_LINKED_IMPRESSION, len(start)))
-    parts = [(np.maximum(start[linked] - rng.integers(5_000, 180_000, len(linked)), day_start),
-              cust[linked], bot[linked], np.full(len(linked), -1))]
+    parts = [
+        (
+            np.maximum(start[linked] - rng.integers(5_000, 180_000, len(linked)), day_start),
+            cust[linked],
+            bot[linked],
+            np.full(len(linked), -1),
+        )
+    ]
 
     hv = w.heavy[(w.first_ordinal + day + w.heavy[:, 2]) % 7 < w.heavy[:, 3]]
     reps = np.repeat(np.arange(len(hv)), 24)
     heavy_cust = hv[reps, 0]
-    parts.append((day_start + np.tile(np.arange(24), len(hv)) * HOUR_MS + hv[reps, 4] * MIN_MS
-                  + rng.integers(0, 30_000, len(reps)),
-                  heavy_cust, w.cust_bot1[heavy_cust], hv[reps, 1]))
+    parts.append(
+        (
+            day_start
+            + np.tile(np.arange(24), len(hv)) * HOUR_MS
+            + hv[reps, 4] * MIN_MS
+            + rng.integers(0, 30_000, len(reps)),
+            heavy_cust,
+            w.cust_bot1[heavy_cust],
+            hv[reps, 1],
+        )
+    )
 
     n_solo = max(0, int(round((budget - len(linked) - len(reps)) / (1 + P_REPEAT_VISIT))))
     solo_cust = rng.choice(len(w.cust_p), n_solo, p=w.cust_p)
@@ -755,17 +872,29 @@ def _impressions(out: _Collector, w: _World, day: int, day_start: int, budget: i
     solo_page = w.page_start[acc] + (rng.random(n_solo) * w.page_count[acc]).astype(np.int64)
     parts.append((solo_t, solo_cust, w.cust_bot1[solo_cust], solo_page))
     again = np.flatnonzero(_pick(rng, P_REPEAT_VISIT, n_solo))  # revisit within 24h
-    parts.append((solo_t[again] + rng.integers(5 * MIN_MS, 20 * HOUR_MS, len(again)),
-                  solo_cust[again], w.cust_bot1[solo_cust[again]], solo_page[again]))
+    parts.append(
+        (
+            solo_t[again] + rng.integers(5 * MIN_MS, 20 * HOUR_MS, len(again)),
+            solo_cust[again],
+            w.cust_bot1[solo_cust[again]],
+            solo_page[again],
+        )
+    )
 
     t, icust, ibot, page = (np.concatenate(col) for col in zip(*parts, strict=True))
     n = len(t)
     acc = w.cust_account[icust]
     random_page = w.page_start[acc] + (rng.random(n) * w.page_count[acc]).astype(np.int64)
-    out.add("impression", t, icust, ibot, np.zeros(n),
-            np.where(_pick(rng, P_IMPRESSION_ACTOR, n), A_USER, A_NONE),
-            page_url=(np.where(page >= 0, page, random_page), None),
-            referrer_props=(rng.integers(0, len(REFERRERS), n), _pick(rng, 0.3, n)))
+    out.add(
+        "impression",
+        t,
+        icust,
+        ibot,
+        np.zeros(n),
+        np.where(_pick(rng, P_IMPRESSION_ACTOR, n), A_USER, A_NONE),
+        page_url=(np.where(page >= 0, page, random_page), None),
+        referrer_props=(rng.integers(0, len(REFERRERS), n), _pick(rng, 0.3, n)),
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -773,8 +902,15 @@ def _impressions(out: _Collector, w: _World, day: int, day_start: int, budget: i
 # --------------------------------------------------------------------------------------
 
 
-def _route(table: _Table, w: _World, day: int, late_fraction: float, duplicate_fraction: float,
-           files_per_day: int, rng: np.random.Generator):
+def _route(
+    table: _Table,
+    w: _World,
+    day: int,
+    late_fraction: float,
+    duplicate_fraction: float,
+    files_per_day: int,
+    rng: np.random.Generator,
+):
     """Pick arrival day and file per event, and add duplicate copies.
 
     Returns (row indices -- duplicates repeat a row --, arrival day, file, #late, #dups).
@@ -792,9 +928,13 @@ def _route(table: _Table, w: _World, day: int, late_fraction: float, duplicate_f
     other_file = (file_no[dup] + rng.integers(1, max(2, files_per_day), len(dup))) % files_per_day
     to_other = (mode >= P_DUP_NEXT_DAY) & (mode < P_DUP_NEXT_DAY + P_DUP_OTHER_FILE)
     n_late = int((arrival > occurred_day).sum())
-    return (np.concatenate([np.arange(n), dup]), np.concatenate([arrival, dup_arrival]),
-            np.concatenate([file_no, np.where(to_other, other_file, file_no[dup])]),
-            n_late, len(dup))
+    return (
+        np.concatenate([np.arange(n), dup]),
+        np.concatenate([arrival, dup_arrival]),
+        np.concatenate([file_no, np.where(to_other, other_file, file_no[dup])]),
+        n_late,
+        len(dup),
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -819,8 +959,8 @@ def _render(w: _World, tb: _Table) -> pa.Array:
     tz = style >> 2
     head = w.matrix("head", n, w.head_template.tobytes())
     (id_at, _), (cust_at, _), _ = _field_positions(cw)
-    head[:, id_at:id_at + 16] = _hex16(_mix64(tb["key"] ^ w.salts["event"]))
-    head[:, cust_at:cust_at + cw] = _gather(w.cust_digits, tb["cust"])
+    head[:, id_at : id_at + 16] = _hex16(_mix64(tb["key"] ^ w.salts["event"]))
+    head[:, cust_at : cust_at + cw] = _gather(w.cust_digits, tb["cust"])
     _clock_into(head[:, -23:], tb["t"] + w.tz_offset_ms[tz])
     pieces = [
         _matrix_strings(head),
@@ -840,9 +980,12 @@ def _render(w: _World, tb: _Table) -> pa.Array:
         ticket[:, 18:34] = _hex16(_mix64(conv_key[rows] ^ w.salts["ticket"]))
         pieces.append(_lookup(_matrix_strings(ticket), np.cumsum(has_ticket) - 1, has_ticket))
     bot = tb["bot"].astype(np.int64)
-    pieces.append(_lookup(
-        w.context_vocab,
-        ((bot * len(CHANNELS) + tb["chan"]) * 2 + (style & 1)) * len(ACTORS) + tb["actor"]))
+    pieces.append(
+        _lookup(
+            w.context_vocab,
+            ((bot * len(CHANNELS) + tb["chan"]) * 2 + (style & 1)) * len(ACTORS) + tb["actor"],
+        )
+    )
     day = (tb["key"] >> np.uint64(34)).astype(np.int64) - w.first_ordinal
     pieces.append(_lookup(w.version_vocab, w.version_idx[bot, day], (style & 2) > 0))
     for s, vocab in enumerate(w.slot_vocab):
@@ -860,8 +1003,9 @@ def _malformed_lines(w: _World, day: int, count: int, rng: np.random.Generator) 
         return []
     first_kind = (w.first_ordinal + day) * count
     # Keys with the top bit set never collide with real event keys (date << 34 | counter).
-    keys = (np.uint64(1) << np.uint64(63)) + np.uint64(first_kind) + np.arange(
-        count, dtype=np.uint64)
+    keys = (
+        (np.uint64(1) << np.uint64(63)) + np.uint64(first_kind) + np.arange(count, dtype=np.uint64)
+    )
     ids = [f"evt_{h.tobytes().decode()}" for h in _hex16(_mix64(keys ^ w.salts["event"]))]
     times = (w.start_ms + day * DAY_MS + rng.integers(0, DAY_MS, count)).tolist()
     bot = int(rng.integers(0, len(w.bot_ids)))
@@ -874,8 +1018,10 @@ def _malformed_lines(w: _World, day: int, count: int, rng: np.random.Generator) 
         if kind == "bad_timestamp":
             stamp = stamp[:10] + "T25:61:00Z"
         etype = "typing_indicator" if kind == "unknown_type" else "message"
-        body = (f'"event_id":"{ids[i]}","event_type":"{etype}","occurred_at":"{stamp}",'
-                f'"account_id":"{account}","bot_id":"{w.bot_ids[bot]}","channel":"web"')
+        body = (
+            f'"event_id":"{ids[i]}","event_type":"{etype}","occurred_at":"{stamp}",'
+            f'"account_id":"{account}","bot_id":"{w.bot_ids[bot]}","channel":"web"'
+        )
         if kind == "truncated_json":
             line = "{" + body[: 60 + i % 20]
         elif kind == "json_array":
@@ -931,7 +1077,12 @@ def _load_libdeflate():
         lib.libdeflate_gzip_compress_bound.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
         lib.libdeflate_gzip_compress.restype = ctypes.c_size_t
         lib.libdeflate_gzip_compress.argtypes = [
-            ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t]
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+        ]
         return lib
     return None
 
@@ -946,7 +1097,8 @@ class _LibdeflateGzip:
     def compress(self, data) -> memoryview:
         src = np.frombuffer(data, dtype=np.uint8)
         size = self.lib.libdeflate_gzip_compress(
-            self.compressor, src.ctypes.data, len(src), self.out.ctypes.data, len(self.out))
+            self.compressor, src.ctypes.data, len(src), self.out.ctypes.data, len(self.out)
+        )
         if size == 0:
             raise RuntimeError("libdeflate: output buffer too small")
         self.members += 1
@@ -996,7 +1148,7 @@ class _FileSink:
             self.comp = self.codec.open()
         for seg in segments:
             for pos in range(0, len(seg), WRITE_SLICE):
-                piece = seg[pos:pos + WRITE_SLICE]
+                piece = seg[pos : pos + WRITE_SLICE]
                 self.fh.write(self.comp.compress(piece) if self.comp else piece)
 
     def close(self) -> None:
@@ -1015,7 +1167,7 @@ def _splice(lines: pa.Array, positions: np.ndarray, bad: list[bytes]) -> list:
         cut = int(offsets[pos])
         segments += [data[prev:cut], line]
         prev = cut
-    segments.append(data[prev:int(offsets[-1])])
+    segments.append(data[prev : int(offsets[-1])])
     return segments
 
 
@@ -1033,8 +1185,15 @@ class _DayWriter:
         while len(self.inflight) > MAX_INFLIGHT:
             self.inflight.popleft().result()
 
-    def write_day(self, source: _Table, rows: np.ndarray, files: np.ndarray, bad: list[bytes],
-                  paths: list[Path], rng: np.random.Generator) -> int:
+    def write_day(
+        self,
+        source: _Table,
+        rows: np.ndarray,
+        files: np.ndarray,
+        bad: list[bytes],
+        paths: list[Path],
+        rng: np.random.Generator,
+    ) -> int:
         """Write ``source`` rows ``rows`` to files ``files`` plus ``bad`` lines; returns #lines.
 
         Rows are grouped by file and shuffled within it (files are not time-sorted) with a
@@ -1055,8 +1214,9 @@ class _DayWriter:
                 c1 = min(hi, c0 + RENDER_CHUNK)
                 sel = np.flatnonzero((where >= c0 - lo) & (where < c1 - lo))
                 lines = _render(self.w, table.slice(c0, c1))
-                self._submit(sink.write, _splice(lines, where[sel] - (c0 - lo),
-                                                 [mine[i] for i in sel]))
+                self._submit(
+                    sink.write, _splice(lines, where[sel] - (c0 - lo), [mine[i] for i in sel])
+                )
             self._submit(sink.write, [mine[i] for i in np.flatnonzero(where == hi - lo)])
             self._submit(sink.close)
         return len(table) + len(bad)
@@ -1119,10 +1279,12 @@ def generate(
     try:
         for day in range(days):
             rng = np.random.default_rng(
-                np.random.SeedSequence(seed % 2**64, spawn_key=(1, w.first_ordinal + day)))
+                np.random.SeedSequence(seed % 2**64, spawn_key=(1, w.first_ordinal + day))
+            )
             table, n_convs = _simulate_day(w, day, rng)
             rows, arrival, file_no, n_late, n_dup = _route(
-                table, w, day, late_fraction, duplicate_fraction, files_per_day, rng)
+                table, w, day, late_fraction, duplicate_fraction, files_per_day, rng
+            )
             for when in np.unique(arrival[arrival > day]).tolist():
                 sel = arrival == when
                 part = table.take(rows[sel])
@@ -1134,7 +1296,8 @@ def generate(
             source = _Table.concat([table, *waiting]) if waiting else table
             first = len(table) + np.cumsum([0] + [len(p) for p in waiting])
             today_rows = np.concatenate(
-                [rows[sel]] + [first[i] + np.arange(len(p)) for i, p in enumerate(waiting)])
+                [rows[sel]] + [first[i] + np.arange(len(p)) for i, p in enumerate(waiting)]
+            )
             today_files = np.concatenate([file_no[sel]] + [p["file"] for p in waiting])
             bad = _malformed_lines(w, day, malformed_lines_per_day, rng)
 
@@ -1166,14 +1329,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-gzip", action="store_true")
     args = parser.parse_args(argv)
     wall, cpu = time.perf_counter(), time.process_time()
-    summary = generate(args.out_dir, args.start, args.days, seed=args.seed,
-                       events_per_day=args.events_per_day, files_per_day=args.files_per_day,
-                       gzip_files=not args.no_gzip)
+    summary = generate(
+        args.out_dir,
+        args.start,
+        args.days,
+        seed=args.seed,
+        events_per_day=args.events_per_day,
+        files_per_day=args.files_per_day,
+        gzip_files=not args.no_gzip,
+    )
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    print(f"{summary.events:,} events, {summary.lines:,} lines in {len(summary.files)} files "
-          f"({summary.duplicates} duplicates, {summary.malformed} malformed, {summary.late} late)"
-          f"\nwall {wall:.2f}s = {summary.events / wall:,.0f} events/s; "
-          f"cpu {cpu:.2f}s = {summary.events / cpu:,.0f} events per cpu-second")
+    print(
+        f"{summary.events:,} events, {summary.lines:,} lines in {len(summary.files)} files "
+        f"({summary.duplicates} duplicates, {summary.malformed} malformed, {summary.late} late)"
+        f"\nwall {wall:.2f}s = {summary.events / wall:,.0f} events/s; "
+        f"cpu {cpu:.2f}s = {summary.events / cpu:,.0f} events per cpu-second"
+    )
 
 
 if __name__ == "__main__":

@@ -32,8 +32,14 @@ def progress_enabled(stream: TextIO | None = None) -> bool:
 class Progress:
     """`done/total unit, rows/s` on one line; `advance()` after each partition/table."""
 
-    def __init__(self, title: str, total: int, unit: str = "partitions",
-                 stream: TextIO | None = None, min_interval: float = 0.1) -> None:
+    def __init__(
+        self,
+        title: str,
+        total: int,
+        unit: str = "partitions",
+        stream: TextIO | None = None,
+        min_interval: float = 0.1,
+    ) -> None:
         self.title, self.total, self.unit = title, total, unit
         self.stream = stream or sys.stderr
         self.enabled = progress_enabled(self.stream)
@@ -69,7 +75,9 @@ class Progress:
         self.rows += rows
         self.label = label
         now = time.monotonic()
-        if self.enabled and (now - self._last_draw >= self._min_interval or self.done >= self.total):
+        if self.enabled and (
+            now - self._last_draw >= self._min_interval or self.done >= self.total
+        ):
             self._last_draw = now
             self.stream.write("\r\033[K" + self.line())
             self.stream.flush()

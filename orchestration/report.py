@@ -66,10 +66,15 @@ def _resolve_filters(con, filters: dict[str, list[str]]) -> dict[str, list[str]]
     lookups = {
         "account": ("select distinct account_id from marts.fct_sessions", "account"),
         "channel": ("select distinct channel from marts.bridge_session_channels", "channel"),
-        "customer": ("select distinct customer_id from marts.fct_sessions where customer_id in ({})", "customer"),
+        "customer": (
+            "select distinct customer_id from marts.fct_sessions where customer_id in ({})",
+            "customer",
+        ),
         "conversation": (
             "select distinct conversation_id from marts.bridge_session_conversations "
-            "where conversation_id in ({})", "conversation"),
+            "where conversation_id in ({})",
+            "conversation",
+        ),
     }
     resolved: dict[str, list[str]] = {}
     for name in FILTERS:
@@ -82,7 +87,9 @@ def _resolve_filters(con, filters: dict[str, list[str]]) -> dict[str, list[str]]
             ).fetchall()
             ids: list[str] = []
             for value in values:
-                hit = sorted({b for b, n in rows if b == value or (n and n.lower() == value.lower())})
+                hit = sorted(
+                    {b for b, n in rows if b == value or (n and n.lower() == value.lower())}
+                )
                 if not hit:
                     known = sorted({b for b, _ in rows})
                     raise ReportError(
@@ -94,14 +101,21 @@ def _resolve_filters(con, filters: dict[str, list[str]]) -> dict[str, list[str]]
             continue
         sql, label = lookups[name]
         if "{}" in sql:
-            found = {r[0] for r in con.execute(sql.format(", ".join("?" for _ in values)), values).fetchall()}
+            found = {
+                r[0]
+                for r in con.execute(sql.format(", ".join("?" for _ in values)), values).fetchall()
+            }
             known = []
         else:
             known = sorted(r[0] for r in con.execute(sql).fetchall() if r[0] is not None)
             found = set(known)
         for value in values:
             if value not in found:
-                hint = f" (known: {', '.join(known[:12])}{' …' if len(known) > 12 else ''})" if known else ""
+                hint = (
+                    f" (known: {', '.join(known[:12])}{' …' if len(known) > 12 else ''})"
+                    if known
+                    else ""
+                )
                 raise ReportError(f"unknown --{label} {value!r}: no session has it{hint}")
         resolved[name] = list(dict.fromkeys(values))
     return resolved
@@ -135,7 +149,9 @@ def _build(con, path, start, end, filters) -> dict[str, Any]:
         raise ReportError(f"unknown filter(s): {', '.join(sorted(unknown))}")
     tables = _tables(con)
     if "fct_sessions" not in tables:
-        raise ReportError(f"{path} has no marts.fct_sessions: is it a botmeter published warehouse?")
+        raise ReportError(
+            f"{path} has no marts.fct_sessions: is it a botmeter published warehouse?"
+        )
     bounds = data_range(con)
     if bounds is None:
         raise ReportError(f"{path} holds no sessions yet")
@@ -158,7 +174,9 @@ def _build(con, path, start, end, filters) -> dict[str, Any]:
         sub: list = []
         cond = _in("channel", f["channel"], sub)
         params.extend(sub)
-        where.append(f"session_id in (select session_id from marts.bridge_session_channels where {cond})")
+        where.append(
+            f"session_id in (select session_id from marts.bridge_session_channels where {cond})"
+        )
     if "conversation" in f:
         sub = []
         cond = _in("conversation_id", f["conversation"], sub)
@@ -181,7 +199,8 @@ def _build(con, path, start, end, filters) -> dict[str, Any]:
 
     days = (end - start).days + 1
     daily_rows = dict(
-        (d, (n, t)) for d, n, t in con.execute(
+        (d, (n, t))
+        for d, n, t in con.execute(
             "select session_date, count(*), sum(ticket_count) from s group by 1"
         ).fetchall()
     )
@@ -233,8 +252,11 @@ def _build(con, path, start, end, filters) -> dict[str, Any]:
         "source": str(path),
         "generated_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "data_range": {"from": bounds[0].isoformat(), "to": bounds[1].isoformat()},
-        "filters": {"from": start.isoformat(), "to": end.isoformat(),
-                    **{k: f.get(k, []) for k in FILTERS}},
+        "filters": {
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            **{k: f.get(k, []) for k in FILTERS},
+        },
         "description": described,
         "kpis": kpis,
         "daily": daily,
@@ -254,9 +276,18 @@ def _describe_filters(start, end, f) -> str:
 
 # --- engagement widgets: only where the engagement marts exist -------------------------------
 
+
 def _date_col(cols: dict[str, str]) -> str | None:
-    for name in ("activity_date", "event_date", "day", "date", "impression_date", "session_date",
-                 "metric_date", "kpi_date"):
+    for name in (
+        "activity_date",
+        "event_date",
+        "day",
+        "date",
+        "impression_date",
+        "session_date",
+        "metric_date",
+        "kpi_date",
+    ):
         if name in cols:
             return name
     for name, dtype in cols.items():
@@ -290,9 +321,18 @@ def _scope(cols, start, end, f, notes, table) -> tuple[str, list] | None:
 def _engagement(con, tables, start, end, f, kpis, notes) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if f.get("customer") or f.get("conversation"):
-        if any(t in tables for t in ("agg_impressions_daily", "agg_kpis_daily",
-                                     "agg_intents_daily", "agg_api_calls_daily")):
-            notes.append("engagement widgets are daily rollups: --customer/--conversation do not apply to them")
+        if any(
+            t in tables
+            for t in (
+                "agg_impressions_daily",
+                "agg_kpis_daily",
+                "agg_intents_daily",
+                "agg_api_calls_daily",
+            )
+        ):
+            notes.append(
+                "engagement widgets are daily rollups: --customer/--conversation do not apply to them"
+            )
         return out
     try:
         _impressions(con, tables, start, end, f, kpis, notes)
@@ -319,8 +359,14 @@ def _impressions(con, tables, start, end, f, kpis, notes) -> None:
     where, params = scope
     imp = _pick(cols, "impressions", "impression_count")
     conv = _pick(cols, "conversations_started", "conversations")
-    exprs = [f'sum("{uniq}")', f'sum("{imp}")' if imp else "null", f'sum("{conv}")' if conv else "null"]
-    u, i, c = con.execute(f"select {', '.join(exprs)} from marts.agg_impressions_daily where {where}", params).fetchone()
+    exprs = [
+        f'sum("{uniq}")',
+        f'sum("{imp}")' if imp else "null",
+        f'sum("{conv}")' if conv else "null",
+    ]
+    u, i, c = con.execute(
+        f"select {', '.join(exprs)} from marts.agg_impressions_daily where {where}", params
+    ).fetchone()
     kpis["unique_impressions"] = int(u or 0)
     if i is not None:
         kpis["impressions"] = int(i)
@@ -329,8 +375,9 @@ def _impressions(con, tables, start, end, f, kpis, notes) -> None:
         conv = _pick(ecols, "conversations_started", "conversations")
         escope = _scope(ecols, start, end, f, notes, "agg_engagement_daily")
         if conv and escope:
-            c = con.execute(f'select sum("{conv}") from marts.agg_engagement_daily where {escope[0]}',
-                            escope[1]).fetchone()[0]
+            c = con.execute(
+                f'select sum("{conv}") from marts.agg_engagement_daily where {escope[0]}', escope[1]
+            ).fetchone()[0]
     if c is not None and u:
         kpis["engagement_rate"] = round(float(c) / float(u), 4)
 
@@ -352,8 +399,10 @@ def _rates(con, tables, start, end, f, kpis, notes) -> None:
         if den:
             kpis[name] = round(float(num) / float(den), 4)
     if rows and "channel" in cols and not f.get("channel"):
-        notes.append("containment and escalation rates are summed over agg_kpis_daily's channels "
-                     "(a session weighs once per channel it touched)")
+        notes.append(
+            "containment and escalation rates are summed over agg_kpis_daily's channels "
+            "(a session weighs once per channel it touched)"
+        )
 
 
 def _top_intents(con, tables, start, end, f, notes, limit: int = 10) -> list[dict]:
@@ -410,24 +459,31 @@ def _apis(con, tables, start, end, f, notes, limit: int = 8) -> dict[str, list[d
         params,
     ).fetchall()
     items = [
-        {"api_name": a, "calls": int(c or 0), "error_calls": None if e is None else int(e),
-         "error_rate": None if e is None or not c else round(float(e) / float(c), 4),
-         "p95_latency_ms": None if p is None else round(float(p), 1)}
+        {
+            "api_name": a,
+            "calls": int(c or 0),
+            "error_calls": None if e is None else int(e),
+            "error_rate": None if e is None or not c else round(float(e) / float(c), 4),
+            "p95_latency_ms": None if p is None else round(float(p), 1),
+        }
         for a, c, e, p in rows
     ]
     out = {}
     if p95:
         out["slowest_apis"] = sorted(
             [i for i in items if i["p95_latency_ms"] is not None],
-            key=lambda i: (-i["p95_latency_ms"], i["api_name"]))[:limit]
+            key=lambda i: (-i["p95_latency_ms"], i["api_name"]),
+        )[:limit]
     if errors:
         out["failing_apis"] = sorted(
             [i for i in items if i["error_calls"]],
-            key=lambda i: (-(i["error_rate"] or 0), -i["error_calls"], i["api_name"]))[:limit]
+            key=lambda i: (-(i["error_rate"] or 0), -i["error_calls"], i["api_name"]),
+        )[:limit]
     return out
 
 
 # --- output formats --------------------------------------------------------------------------
+
 
 def _pct(value) -> str:
     return "–" if value is None else f"{value * 100:.1f}%"
@@ -435,11 +491,15 @@ def _pct(value) -> str:
 
 def _table(headers: list[str], rows: list[list], align: str = "") -> str:
     cells = [[str(c) for c in r] for r in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)
+    ]
     right = [align[i] == "r" if i < len(align) else False for i in range(len(headers))]
 
     def fmt(row):
-        return "  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right)).rstrip()
+        return "  ".join(
+            c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right)
+        ).rstrip()
 
     lines = [fmt(headers), "  ".join("─" * w for w in widths)]
     lines += [fmt(r) for r in cells]
@@ -470,33 +530,84 @@ def kpi_text(name: str, value) -> str:
 def to_text(report: dict) -> str:
     k = report["kpis"]
     out = [f"Session Usage — {report['description']}", f"source: {report['source']}", ""]
-    out.append(_table(["Metric", "Value"],
-                      [[KPI_LABELS[n], kpi_text(n, k[n])] for n in KPI_LABELS if n in k], "lr"))
+    out.append(
+        _table(
+            ["Metric", "Value"],
+            [[KPI_LABELS[n], kpi_text(n, k[n])] for n in KPI_LABELS if n in k],
+            "lr",
+        )
+    )
     out += ["", "Session consumption trend (daily)"]
-    out.append(_table(["Date", "Sessions", "Tickets"],
-                      [[d["date"], f"{d['sessions']:,}", f"{d['tickets']:,}"] for d in report["daily"]], "lrr"))
+    out.append(
+        _table(
+            ["Date", "Sessions", "Tickets"],
+            [[d["date"], f"{d['sessions']:,}", f"{d['tickets']:,}"] for d in report["daily"]],
+            "lrr",
+        )
+    )
     out += ["", "Sessions by bot"]
-    out.append(_table(["Bot", "Bot id", "Sessions", "Tickets"],
-                      [[b["bot_name"], b["bot_id"], f"{b['sessions']:,}", f"{b['tickets']:,}"]
-                       for b in report["by_bot"]], "llrr"))
+    out.append(
+        _table(
+            ["Bot", "Bot id", "Sessions", "Tickets"],
+            [
+                [b["bot_name"], b["bot_id"], f"{b['sessions']:,}", f"{b['tickets']:,}"]
+                for b in report["by_bot"]
+            ],
+            "llrr",
+        )
+    )
     out += ["", "Sessions by channel"]
-    out.append(_table(["Channel", "Sessions", "Tickets"],
-                      [[c["channel"], f"{c['sessions']:,}", f"{c['tickets']:,}"] for c in report["by_channel"]], "lrr"))
+    out.append(
+        _table(
+            ["Channel", "Sessions", "Tickets"],
+            [
+                [c["channel"], f"{c['sessions']:,}", f"{c['tickets']:,}"]
+                for c in report["by_channel"]
+            ],
+            "lrr",
+        )
+    )
     out += ["", "Monthly session consumption"]
-    out.append(_table(["Month", "Sessions", "Tickets"],
-                      [[m["month"], f"{m['sessions']:,}", f"{m['tickets']:,}"] for m in report["monthly"]], "lrr"))
+    out.append(
+        _table(
+            ["Month", "Sessions", "Tickets"],
+            [[m["month"], f"{m['sessions']:,}", f"{m['tickets']:,}"] for m in report["monthly"]],
+            "lrr",
+        )
+    )
     if report.get("top_intents"):
         out += ["", "Top intents"]
-        out.append(_table(["Intent", "Matches", "Fallback share"],
-                          [[i["intent"], f"{i['matches']:,}", _pct(i.get("fallback_share"))]
-                           for i in report["top_intents"]], "lrr"))
-    for key, title in (("slowest_apis", "Slowest APIs (p95)"), ("failing_apis", "Most failing APIs")):
+        out.append(
+            _table(
+                ["Intent", "Matches", "Fallback share"],
+                [
+                    [i["intent"], f"{i['matches']:,}", _pct(i.get("fallback_share"))]
+                    for i in report["top_intents"]
+                ],
+                "lrr",
+            )
+        )
+    for key, title in (
+        ("slowest_apis", "Slowest APIs (p95)"),
+        ("failing_apis", "Most failing APIs"),
+    ):
         if report.get(key):
             out += ["", title]
-            out.append(_table(["API", "Calls", "Error rate", "p95 ms"],
-                              [[a["api_name"], f"{a['calls']:,}", _pct(a["error_rate"]),
-                                "–" if a["p95_latency_ms"] is None else f"{a['p95_latency_ms']:,.0f}"]
-                               for a in report[key]], "lrrr"))
+            out.append(
+                _table(
+                    ["API", "Calls", "Error rate", "p95 ms"],
+                    [
+                        [
+                            a["api_name"],
+                            f"{a['calls']:,}",
+                            _pct(a["error_rate"]),
+                            "–" if a["p95_latency_ms"] is None else f"{a['p95_latency_ms']:,.0f}",
+                        ]
+                        for a in report[key]
+                    ],
+                    "lrrr",
+                )
+            )
     out += [""] + [f"note: {n}" for n in report["notes"]]
     return "\n".join(out) + "\n"
 
@@ -512,9 +623,15 @@ def to_csv(report: dict) -> str:
     w.writerow(["widget", "dimension", "key", "metric", "value"])
     for name, value in report["kpis"].items():
         w.writerow(["kpis", "", "", name, value])
-    for widget, dim in (("daily", "date"), ("by_bot", "bot_id"), ("by_channel", "channel"),
-                        ("monthly", "month"), ("top_intents", "intent"),
-                        ("slowest_apis", "api_name"), ("failing_apis", "api_name")):
+    for widget, dim in (
+        ("daily", "date"),
+        ("by_bot", "bot_id"),
+        ("by_channel", "channel"),
+        ("monthly", "month"),
+        ("top_intents", "intent"),
+        ("slowest_apis", "api_name"),
+        ("failing_apis", "api_name"),
+    ):
         for row in report.get(widget, []):
             for metric, value in row.items():
                 if metric != dim:

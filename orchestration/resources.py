@@ -12,6 +12,8 @@ import duckdb
 
 from orchestration import settings
 
+MEMORY_LIMIT_ENV = "BOTMETER_MEMORY_LIMIT"
+
 
 class WarehouseLockedError(RuntimeError):
     """Another process holds the warehouse file (DuckDB allows one writing process)."""
@@ -31,6 +33,7 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
             ) from exc
         raise
     con.execute("set TimeZone = 'UTC'")
+    con.execute("set memory_limit = ?", [os.environ.get(MEMORY_LIMIT_ENV, "4GB")])
     return con
 
 

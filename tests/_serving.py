@@ -18,9 +18,21 @@ def refresh_manifest() -> None:
     from orchestration.settings import PROJECT_ROOT
 
     dbt = Path(sys.executable).with_name("dbt")
-    subprocess.run([str(dbt), "parse", "--quiet", "--project-dir", str(PROJECT_ROOT),
-                    "--profiles-dir", str(PROJECT_ROOT / "dbt_project"),
-                    "--target-path", str(PROJECT_ROOT / "target")], check=True, cwd=PROJECT_ROOT)
+    subprocess.run(
+        [
+            str(dbt),
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(PROJECT_ROOT),
+            "--profiles-dir",
+            str(PROJECT_ROOT / "dbt_project"),
+            "--target-path",
+            str(PROJECT_ROOT / "target"),
+        ],
+        check=True,
+        cwd=PROJECT_ROOT,
+    )
 
 
 if "orchestration.dbt_assets" not in __import__("sys").modules:
@@ -28,7 +40,9 @@ if "orchestration.dbt_assets" not in __import__("sys").modules:
 DAYS = 10
 
 
-def build_small_warehouse(root: Path, days: int = DAYS, per_day: int = 150) -> tuple[Path, Path, Path]:
+def build_small_warehouse(
+    root: Path, days: int = DAYS, per_day: int = 150
+) -> tuple[Path, Path, Path]:
     """Generate events, run the full pipeline (which publishes); returns landing, working, published."""
     from orchestration import settings
     from orchestration.generator import generate

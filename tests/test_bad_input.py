@@ -30,9 +30,16 @@ DAY = dt.date(2024, 3, 1)
 
 def good(event_id: str, **extra) -> dict:
     return {
-        "event_id": event_id, "event_type": "message", "occurred_at": "2024-03-01T10:00:00Z",
-        "account_id": "acc_1", "bot_id": "bot_1", "channel": "web", "customer_id": "cus_1",
-        "conversation_id": "conv_1", "actor": "user", **extra,
+        "event_id": event_id,
+        "event_type": "message",
+        "occurred_at": "2024-03-01T10:00:00Z",
+        "account_id": "acc_1",
+        "bot_id": "bot_1",
+        "channel": "web",
+        "customer_id": "cus_1",
+        "conversation_id": "conv_1",
+        "actor": "user",
+        **extra,
     }
 
 
@@ -47,8 +54,9 @@ def land(tmp_path: Path, day: dt.date = DAY):
     try:
         result = land_partition(con, tmp_path / "landing", day)
         balance = landing_balance(con, Window(day, day))
-        reasons = dict(con.execute(
-            "select reason, count(*) from raw.quarantine group by 1").fetchall())
+        reasons = dict(
+            con.execute("select reason, count(*) from raw.quarantine group by 1").fetchall()
+        )
         events = con.execute("select * from raw.events order by line_number").df()
     finally:
         con.close()
@@ -96,8 +104,11 @@ def test_ten_megabyte_single_line(tmp_path):
 
 
 def test_non_utf8_bytes(tmp_path):
-    data = (json.dumps(good("ok1")) + "\n").encode() + b'{"event_id": "\xff\xfe bad"}\n' + (
-        json.dumps(good("ok2")) + "\n").encode()
+    data = (
+        (json.dumps(good("ok1")) + "\n").encode()
+        + b'{"event_id": "\xff\xfe bad"}\n'
+        + (json.dumps(good("ok2")) + "\n").encode()
+    )
     (folder(tmp_path / "landing") / "latin.jsonl").write_bytes(data)
     result, reasons, events = land(tmp_path)
     assert reasons == {"invalid_utf8": 1}
@@ -143,7 +154,8 @@ def test_numbers_as_strings(tmp_path):
         good("e4", event_type="intent_matched", intent="greet", confidence="high"),
     ]
     (folder(tmp_path / "landing") / "strings.jsonl").write_text(
-        "".join(json.dumps(x) + "\n" for x in lines))
+        "".join(json.dumps(x) + "\n" for x in lines)
+    )
     result, reasons, events = land(tmp_path)
     assert result.accepted == 3 and reasons == {"invalid_value": 1}
     by_id = events.set_index("event_id")
@@ -154,10 +166,16 @@ def test_numbers_as_strings(tmp_path):
 
 
 def test_null_ids(tmp_path):
-    lines = [good("e1"), good(None), good("e2", customer_id=None), good(""),
-             good("e4", bot_id="  ")]
+    lines = [
+        good("e1"),
+        good(None),
+        good("e2", customer_id=None),
+        good(""),
+        good("e4", bot_id="  "),
+    ]
     (folder(tmp_path / "landing") / "nulls.jsonl").write_text(
-        "".join(json.dumps(x) + "\n" for x in lines))
+        "".join(json.dumps(x) + "\n" for x in lines)
+    )
     result, reasons, events = land(tmp_path)
     assert list(events["event_id"]) == ["e1"]
     assert reasons == {"missing_field": 4}

@@ -17,9 +17,24 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_benchmark_command_writes_results(tmp_path: Path) -> None:
     out = tmp_path / "RESULTS.md"
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.run", "--sizes", "2k", "--days", "2", "--quick",
-         "--workdir", str(tmp_path / "work"), "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.run",
+            "--sizes",
+            "2k",
+            "--days",
+            "2",
+            "--quick",
+            "--workdir",
+            str(tmp_path / "work"),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     text = out.read_text()

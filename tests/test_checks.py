@@ -42,8 +42,15 @@ def dbt_build(warehouse: Path) -> None:
     os.chdir(PROJECT_ROOT)
     try:
         result = dbtRunner().invoke(
-            ["build", "--full-refresh", "--quiet", "--profiles-dir",
-             str(PROJECT_ROOT / "dbt_project"), "--target-path", str(warehouse.parent / "target")]
+            [
+                "build",
+                "--full-refresh",
+                "--quiet",
+                "--profiles-dir",
+                str(PROJECT_ROOT / "dbt_project"),
+                "--target-path",
+                str(warehouse.parent / "target"),
+            ]
         )
     finally:
         os.chdir(cwd)
@@ -97,7 +104,9 @@ def test_duplicate_session_id_fails_uniqueness_and_blocks(con):
     sid = con.execute(
         "select session_id from marts.fct_sessions order by session_start_at desc limit 1"
     ).fetchone()[0]
-    con.execute(f"insert into marts.fct_sessions select * from marts.fct_sessions where session_id = '{sid}'")
+    con.execute(
+        f"insert into marts.fct_sessions select * from marts.fct_sessions where session_id = '{sid}'"
+    )
     outcome = run_suite(con, "fct_sessions_billing_rules", LAST, build_docs=False)
     assert not outcome.passed and outcome.blocking
     assert outcome.failed_count == 2
@@ -119,8 +128,10 @@ def test_pre_2022_row_smuggled_into_marts_fails_data_start(con):
         select * replace ('smuggled' as session_id, timestamp '2021-06-01 10:00:00' as session_start_at,
                           date '2021-06-01' as session_date)
         from marts.fct_sessions limit 1""")
-    for name, marker in [("agg_sessions_monthly_total_billing_rules", "acc_smuggled"),
-                         ("fct_sessions_billing_rules", "smuggled")]:
+    for name, marker in [
+        ("agg_sessions_monthly_total_billing_rules", "acc_smuggled"),
+        ("fct_sessions_billing_rules", "smuggled"),
+    ]:
         # Even a slice for the latest arrival day sees rows before the data start.
         outcome = run_suite(con, name, LAST, build_docs=False)
         assert not outcome.passed, name
@@ -133,7 +144,8 @@ def test_staged_event_before_data_start_fails(con):
     # staging is a view over an incremental table; smuggle a row into the table behind it
     relation = con.execute(
         "select table_schema, table_name, table_type from information_schema.tables "
-        "where table_name = 'stg_botmeter__events'").fetchone()
+        "where table_name = 'stg_botmeter__events'"
+    ).fetchone()
     assert relation[2] == "BASE TABLE"
     con.execute("""
         insert into staging.stg_botmeter__events by name
@@ -145,20 +157,26 @@ def test_staged_event_before_data_start_fails(con):
 
 def test_landing_mismatch_fails_reconciliation(con):
     assert landing_balance(con, LAST).passed
-    con.execute(f"delete from raw.events where rowid in (select rowid from raw.events "
-                f"where arrival_date = '{DAYS[-1]}' limit 2)")
+    con.execute(
+        f"delete from raw.events where rowid in (select rowid from raw.events "
+        f"where arrival_date = '{DAYS[-1]}' limit 2)"
+    )
     outcome = landing_balance(con, LAST)
     assert not outcome.passed and outcome.blocking and outcome.failed_count == 1
     assert outcome.sample[0]["rows_in_raw_events"] == outcome.sample[0]["accepted"] - 2
-    con.execute(f"update raw.load_audit set lines_read = lines_read + 1 where arrival_date = '{DAYS[0]}'")
+    con.execute(
+        f"update raw.load_audit set lines_read = lines_read + 1 where arrival_date = '{DAYS[0]}'"
+    )
     assert landing_balance(con, EVERYTHING).failed_count == 2
     assert any("raw_events_lines_reconcile" in f for f in blocking_failures(con))
 
 
 def test_lost_or_doubled_staged_event_fails_staging_reconciliation(con):
     assert staging_balance(con, LAST).passed
-    eid = con.execute(f"select event_id from staging.stg_botmeter__events "
-                      f"where arrival_date = '{DAYS[-1]}' limit 1").fetchone()[0]
+    eid = con.execute(
+        f"select event_id from staging.stg_botmeter__events "
+        f"where arrival_date = '{DAYS[-1]}' limit 1"
+    ).fetchone()[0]
     con.execute(f"delete from staging.stg_botmeter__events where event_id = '{eid}'")
     outcome = staging_balance(con, LAST)
     assert not outcome.passed and outcome.sample[0]["lost_events"] == 1
@@ -177,22 +195,29 @@ def test_rollup_disagreeing_with_fct_sessions_fails(con):
 
 def test_unassigned_ticket_and_conversation_fail_assignment(con):
     assert session_assignment(con, EVERYTHING).passed
-    ticket = con.execute("select ticket_id from marts.fct_tickets where session_id is not null "
-                         "limit 1").fetchone()
+    ticket = con.execute(
+        "select ticket_id from marts.fct_tickets where session_id is not null limit 1"
+    ).fetchone()
     assert ticket, "the generated data has in-session tickets"
     con.execute(f"update marts.fct_tickets set session_id = null where ticket_id = '{ticket[0]}'")
-    pair = con.execute("select session_id, conversation_id from marts.bridge_session_conversations "
-                       "limit 1").fetchone()
-    con.execute("delete from marts.bridge_session_conversations where session_id = ? "
-                "and conversation_id = ?", list(pair))
+    pair = con.execute(
+        "select session_id, conversation_id from marts.bridge_session_conversations limit 1"
+    ).fetchone()
+    con.execute(
+        "delete from marts.bridge_session_conversations where session_id = ? "
+        "and conversation_id = ?",
+        list(pair),
+    )
     outcome = session_assignment(con, EVERYTHING)
     problems = {row["problem"] for row in outcome.sample}
     assert not outcome.passed and {"ticket not assigned", "conversation not in bridge"} <= problems
 
 
 def test_value_rules_warn_without_blocking(con):
-    con.execute(f"update raw.events set channel = 'fax', latency_ms = -1 where rowid in "
-                f"(select rowid from raw.events where arrival_date = '{DAYS[-1]}' limit 1)")
+    con.execute(
+        f"update raw.events set channel = 'fax', latency_ms = -1 where rowid in "
+        f"(select rowid from raw.events where arrival_date = '{DAYS[-1]}' limit 1)"
+    )
     outcome = run_suite(con, "raw_events_value_rules", LAST, build_docs=False)
     assert not outcome.passed and not outcome.blocking
     assert to_check_result(outcome).severity == dg.AssetCheckSeverity.WARN
@@ -231,9 +256,8 @@ def test_failing_blocking_check_on_raw_events_stops_downstream(tmp_path, monkeyp
     asset downstream of raw/events (standing in for the dbt models) is not materialized."""
     import assets.raw_events as raw_module
     from assets.raw_events import raw_events
-    from orchestration.resources import WarehouseResource
-
     from orchestration.generator import generate
+    from orchestration.resources import WarehouseResource
 
     generate(tmp_path / "landing", start=DAYS[0], days=1, events_per_day=50, seed=3)
 
@@ -249,13 +273,19 @@ def test_failing_blocking_check_on_raw_events_stops_downstream(tmp_path, monkeyp
     def downstream():
         ran.append(True)
 
-    raw_checks = [c for c in botmeter_asset_checks
-                  if all(s.asset_key == raw_events.key for s in c.check_specs)]
+    raw_checks = [
+        c
+        for c in botmeter_asset_checks
+        if all(s.asset_key == raw_events.key for s in c.check_specs)
+    ]
     result = dg.materialize(
         [raw_events, downstream, *raw_checks],
         partition_key=DAYS[0].isoformat(),
-        resources={"warehouse": WarehouseResource(warehouse_path=str(tmp_path / "wh.duckdb"),
-                                                  landing_path=str(tmp_path / "landing"))},
+        resources={
+            "warehouse": WarehouseResource(
+                warehouse_path=str(tmp_path / "wh.duckdb"), landing_path=str(tmp_path / "landing")
+            )
+        },
         raise_on_error=False,
         instance=dg.DagsterInstance.ephemeral(),
     )

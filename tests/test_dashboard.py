@@ -13,17 +13,26 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests._serving import build_small_warehouse
 from orchestration.dashboard import render_html
 from orchestration.report import build_report
+from tests._serving import build_small_warehouse
 
 CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 if not CHROMIUM.exists():
     print("SKIP test_dashboard: /usr/bin/chromium is absent (CI: apt-get install -y chromium)")
-    pytestmark = pytest.mark.skip(reason="/usr/bin/chromium is absent (apt-get install -y chromium)")
+    pytestmark = pytest.mark.skip(
+        reason="/usr/bin/chromium is absent (apt-get install -y chromium)"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +57,17 @@ async def _inspect(ws_url: str, url: str) -> dict:
             await ws.send(json.dumps({"id": mid, "method": method, "params": params}))
             while True:
                 msg = json.loads(await ws.recv())
-                if msg.get("method") == "Runtime.consoleAPICalled" and msg["params"]["type"] == "error":
+                if (
+                    msg.get("method") == "Runtime.consoleAPICalled"
+                    and msg["params"]["type"] == "error"
+                ):
                     errors.append(str(msg["params"]["args"]))
                 if msg.get("method") == "Runtime.exceptionThrown":
                     errors.append(msg["params"]["exceptionDetails"].get("text", "exception"))
-                if msg.get("method") == "Log.entryAdded" and msg["params"]["entry"]["level"] == "error":
+                if (
+                    msg.get("method") == "Log.entryAdded"
+                    and msg["params"]["entry"]["level"] == "error"
+                ):
                     errors.append(msg["params"]["entry"]["text"])
                 if msg.get("id") == mid:
                     return msg.get("result", {})
@@ -62,8 +77,11 @@ async def _inspect(ws_url: str, url: str) -> dict:
         await call("Page.enable")
         await call("Page.navigate", url=url)
         for _ in range(50):
-            r = await call("Runtime.evaluate", expression="document.body && document.body.dataset.ready",
-                           returnByValue=True)
+            r = await call(
+                "Runtime.evaluate",
+                expression="document.body && document.body.dataset.ready",
+                returnByValue=True,
+            )
             if r.get("result", {}).get("value") == "1":
                 break
             await asyncio.sleep(0.1)
@@ -82,9 +100,18 @@ async def _inspect(ws_url: str, url: str) -> dict:
 def test_dashboard_renders_with_charts_and_mart_numbers(page, tmp_path):
     published, report, html_file, _ = page
     profile = tempfile.mkdtemp(prefix="chromium-profile-")
-    proc = subprocess.Popen([str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
-                             "--window-size=1280,1600", "about:blank"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            str(CHROMIUM),
+            *FLAGS,
+            f"--user-data-dir={profile}",
+            "--remote-debugging-port=0",
+            "--window-size=1280,1600",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         port_file = Path(profile) / "DevToolsActivePort"
         for _ in range(150):
@@ -105,15 +132,32 @@ def test_dashboard_renders_with_charts_and_mart_numbers(page, tmp_path):
     assert seen["points"] == len(report["daily"]) and seen["bars"] > 0
     start, end = report["filters"]["from"], report["filters"]["to"]
     con = duckdb.connect(str(published), read_only=True)
-    total = con.execute("select sum(sessions) from marts.agg_sessions_daily_total where session_date between ? and ?",
-                        [start, end]).fetchone()[0]
-    channels = dict(con.execute("select channel, sum(sessions) from marts.agg_sessions_daily "
-                                "where session_date between ? and ? group by 1", [start, end]).fetchall())
+    total = con.execute(
+        "select sum(sessions) from marts.agg_sessions_daily_total where session_date between ? and ?",
+        [start, end],
+    ).fetchone()[0]
+    channels = dict(
+        con.execute(
+            "select channel, sum(sessions) from marts.agg_sessions_daily "
+            "where session_date between ? and ? group by 1",
+            [start, end],
+        ).fetchall()
+    )
     con.close()
     assert seen["kpis"]["sessions"].replace(",", "") == str(total)
     assert seen["channels"] == channels
 
     shot = tmp_path / "dashboard.png"  # and a screenshot works (kept for looking at by hand)
-    subprocess.run([str(CHROMIUM), *FLAGS, f"--user-data-dir={tmp_path / 'p2'}", "--window-size=1280,1600",
-                    f"--screenshot={shot}", html_file.as_uri()], capture_output=True, timeout=90)
+    subprocess.run(
+        [
+            str(CHROMIUM),
+            *FLAGS,
+            f"--user-data-dir={tmp_path / 'p2'}",
+            "--window-size=1280,1600",
+            f"--screenshot={shot}",
+            html_file.as_uri(),
+        ],
+        capture_output=True,
+        timeout=90,
+    )
     assert shot.exists() and shot.stat().st_size > 10_000

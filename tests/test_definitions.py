@@ -26,7 +26,7 @@ def test_top_level_packages_import_from_this_repo():
 
 
 def test_dbt_parses_the_top_level_models_folder():
-    from orchestration.dbt_assets import botmeter_dbt_project, prepare_manifest
+    from orchestration.dbt_project import botmeter_dbt_project, prepare_manifest
 
     project = botmeter_dbt_project()
     prepare_manifest(project)

@@ -817,3 +817,64 @@ def test_a_changed_kpi_config_recomputes_the_kpi_models(built, tmp_path):
         "where kpi_name = 'referred_impressions'"
     )
     assert referred["n"][0] == 2
+
+
+def test_portable_next_load_macro_agrees_with_the_duckdb_one(tmp_path):
+    """The default__ (window function) variant of the next-load lookup, used on adapters
+    without ASOF joins, finds the same next load as DuckDB's ASOF join, ties included."""
+    warehouse = tmp_path / "portable.duckdb"
+    con = duckdb.connect(str(warehouse))
+    con.execute("""
+        create table loads as
+        select
+            'e' || lpad(cast(i as varchar), 5, '0') as impression_id,
+            'a' as account_id,
+            'b' as bot_id,
+            'c' || cast(i % 7 as varchar) as customer_id,
+            '/p' || cast(i % 2 as varchar) as page_url,
+            timestamp '2024-03-01' + to_minutes(cast(hash(i) % 6000 as bigint) * 30)
+                as impression_at
+        from range(3000) as t (i)
+    """)
+    con.execute("""
+        create table instants as
+        select account_id, bot_id, customer_id, page_url, impression_at,
+               min(impression_id) as impression_id
+        from loads group by all
+    """)
+    con.close()
+    sql = {}
+    for variant in ("default", "duckdb"):
+        inline = f"{{{{ {variant}__engagement_next_impression_loads('loads', 'instants') }}}}"
+        result = subprocess.run(
+            [
+                str(DBT),
+                "compile",
+                "--quiet",
+                "--inline",
+                inline,
+                "--project-dir",
+                str(ROOT),
+                "--profiles-dir",
+                str(ROOT / "dbt_project"),
+                "--target-path",
+                str(tmp_path / "target"),
+                "--log-path",
+                str(tmp_path / "logs"),
+            ],
+            cwd=ROOT,
+            env=dict(os.environ, BOTMETER_WAREHOUSE=str(warehouse)),
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, result.stdout[-3000:]
+        sql[variant] = result.stdout
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        portable = con.execute(f"select * from ({sql['default']}) order by all").fetchall()
+        native = con.execute(f"select * from ({sql['duckdb']}) order by all").fetchall()
+    finally:
+        con.close()
+    assert len(native) == 3000
+    assert sum(n is not None for _, n in native) > 2000
+    assert portable == native

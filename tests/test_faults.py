@@ -10,7 +10,6 @@ and the CLI exits non-zero; the running one is not disturbed.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import signal
 import subprocess
@@ -61,9 +60,17 @@ def land_all(warehouse: Path, landing: Path) -> None:
 
 def dbt_cmd(warehouse: Path) -> tuple[list[str], dict]:
     dbt = Path(sys.executable).with_name("dbt")
-    cmd = [str(dbt), "build", "--full-refresh", "--profiles-dir", str(PROJECT_ROOT / "dbt_project"),
-           "--target-path", str(warehouse.parent / f"target_{warehouse.stem}"),
-           "--log-path", str(warehouse.parent / "logs")]
+    cmd = [
+        str(dbt),
+        "build",
+        "--full-refresh",
+        "--profiles-dir",
+        str(PROJECT_ROOT / "dbt_project"),
+        "--target-path",
+        str(warehouse.parent / f"target_{warehouse.stem}"),
+        "--log-path",
+        str(warehouse.parent / "logs"),
+    ]
     return cmd, {**os.environ, WAREHOUSE_ENV: str(warehouse)}
 
 
@@ -76,10 +83,14 @@ def dbt_build(warehouse: Path) -> None:
 def mart_tables(warehouse: Path) -> list[str]:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        return [f"{s}.{t}" for s, t in con.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_schema in ('staging', 'intermediate', 'marts') and table_type = 'BASE TABLE' "
-            "order by 1, 2").fetchall()]
+        return [
+            f"{s}.{t}"
+            for s, t in con.execute(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_schema in ('staging', 'intermediate', 'marts') and table_type = 'BASE TABLE' "
+                "order by 1, 2"
+            ).fetchall()
+        ]
     finally:
         con.close()
 
@@ -123,8 +134,9 @@ def test_landing_process_sigkilled_then_rerun_is_identical(tmp_path, landing):
         con = duckdb.connect({str(victim)!r})
         m.land_partition(con, m.Path({str(landing)!r}), dt.date.fromisoformat({DAYS[0].isoformat()!r}))
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], cwd=PROJECT_ROOT,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "inside"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -168,9 +180,14 @@ def test_second_concurrent_run_fails_fast_and_leaves_data_alone(tmp_path, landin
     land_all(warehouse, landing)
     before = dump(warehouse, TABLES_RAW)
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         f"import duckdb, time; c = duckdb.connect({str(warehouse)!r}); print('held', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(warehouse)!r}); print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         started = time.monotonic()
@@ -188,8 +205,11 @@ def test_corrupted_configuration_fails_before_any_data_is_written(tmp_path, land
 
     warehouse = tmp_path / "wh.duckdb"
     project = (PROJECT_ROOT / "dbt_project.yml").read_text()
-    for bad in ["session_timeout_minutes: -5", "session_timeout_minutes: ten",
-                "session_timeout_minutes: 0"]:
+    for bad in [
+        "session_timeout_minutes: -5",
+        "session_timeout_minutes: ten",
+        "session_timeout_minutes: 0",
+    ]:
         broken = tmp_path / "dbt_project.yml"
         broken.write_text(project.replace("session_timeout_minutes: 10", bad))
         monkeypatch.setattr(cv, "DBT_PROJECT_FILE", broken)

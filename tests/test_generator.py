@@ -27,8 +27,15 @@ TICKET_ID = re.compile(r"^tkt_[0-9a-f]{16}$")
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}(Z|[+-]\d{2}:\d{2})$")
 VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 CHANNELS = {"web", "whatsapp", "messenger", "sms", "slack", "teams"}
-CONVERSATION_TYPES = {"conversation_started", "conversation_closed", "message", "intent_matched",
-                      "api_call", "ticket_created", "kpi_event"}
+CONVERSATION_TYPES = {
+    "conversation_started",
+    "conversation_closed",
+    "message",
+    "intent_matched",
+    "api_call",
+    "ticket_created",
+    "kpi_event",
+}
 
 
 def read_lines(root: Path) -> list[tuple[dt.date, Path, str]]:
@@ -100,8 +107,14 @@ def test_same_seed_gives_identical_bytes_and_other_seed_differs(tmp_path):
         assert fa.relative_to(tmp_path / "a") == fb.relative_to(tmp_path / "b")
         assert fa.read_bytes() == fb.read_bytes()
     assert any(fa.read_bytes() != fc.read_bytes() for fa, fc in zip(a.files, c.files, strict=True))
-    ids_a, ids_c = ({json.loads(r)["event_id"] for *_x, r in read_lines(tmp_path / name)
-                     if malformed_kind(r) is None} for name in "ac")
+    ids_a, ids_c = (
+        {
+            json.loads(r)["event_id"]
+            for *_x, r in read_lines(tmp_path / name)
+            if malformed_kind(r) is None
+        }
+        for name in "ac"
+    )
     assert ids_a and ids_c and not ids_a & ids_c
 
 
@@ -130,8 +143,7 @@ def test_layout_one_folder_per_arrival_day(dataset):
 
 def test_plain_output_has_same_lines_and_replaces_stale_parts(tmp_path, dataset):
     root, summary, lines, _ = dataset
-    plain = generate(tmp_path, START, DAYS, seed=7, events_per_day=EVENTS_PER_DAY,
-                     gzip_files=False)
+    plain = generate(tmp_path, START, DAYS, seed=7, events_per_day=EVENTS_PER_DAY, gzip_files=False)
     assert all(p.suffix == ".jsonl" for p in plain.files)
     assert [r for *_x, r in read_lines(tmp_path)] == [r for *_x, r in lines]
     generate(tmp_path, START, DAYS, seed=7, events_per_day=EVENTS_PER_DAY)  # gzip again
@@ -145,8 +157,12 @@ def test_gzip_codecs_agree_on_content(tmp_path, monkeypatch):
     monkeypatch.setenv("BOTMETER_LIBDEFLATE", "0")
     generate(tmp_path / "zlib", **kwargs)
     default, plain = (
-        [(day, path.relative_to(tmp_path / name), raw) for day, path, raw in read_lines(
-            tmp_path / name)] for name in ("default", "zlib"))
+        [
+            (day, path.relative_to(tmp_path / name), raw)
+            for day, path, raw in read_lines(tmp_path / name)
+        ]
+        for name in ("default", "zlib")
+    )
     assert default == plain
 
 
@@ -160,8 +176,10 @@ def test_summary_counts_match_files(dataset, distinct):
     assert summary.malformed == len(lines) - kinds[None] == DAYS * 3
     assert summary.events == len(distinct)
     assert summary.duplicates == len(events) - len(distinct) > 0
-    late = sum(arrival > occurred.astimezone(dt.UTC).date()
-               for arrival, _obj, occurred in distinct.values())
+    late = sum(
+        arrival > occurred.astimezone(dt.UTC).date()
+        for arrival, _obj, occurred in distinct.values()
+    )
     assert summary.late == late > 0
     assert 0.85 < summary.events / (DAYS * EVENTS_PER_DAY) < 1.2
     assert summary.conversations > 0
@@ -171,12 +189,21 @@ def test_malformed_lines_cycle_through_all_kinds(dataset):
     kinds = Counter(malformed_kind(raw) for *_x, raw in dataset[2])
     del kinds[None]
     assert kinds == dict.fromkeys(
-        ["truncated_json", "json_array", "missing_field", "unknown_type", "bad_timestamp"], 3)
+        ["truncated_json", "json_array", "missing_field", "unknown_type", "bad_timestamp"], 3
+    )
 
 
 def test_no_noise_when_fractions_are_zero(tmp_path):
-    s = generate(tmp_path, START, 3, events_per_day=300, late_fraction=0, duplicate_fraction=0,
-                 malformed_lines_per_day=0, files_per_day=1)
+    s = generate(
+        tmp_path,
+        START,
+        3,
+        events_per_day=300,
+        late_fraction=0,
+        duplicate_fraction=0,
+        malformed_lines_per_day=0,
+        files_per_day=1,
+    )
     assert (s.late, s.duplicates, s.malformed) == (0, 0, 0)
     assert s.lines == s.events == len(read_lines(tmp_path))
     assert len(s.files) == 3
@@ -224,8 +251,13 @@ def check_event(obj: dict) -> None:
     elif etype == "ticket_created":
         assert actor in ("agent", "system") and TICKET_ID.match(obj["ticket_id"])
     elif etype == "kpi_event":
-        assert obj["kpi_name"] in ("order_tracked", "appointment_booked", "faq_resolved",
-                                   "lead_captured", "payment_completed")
+        assert obj["kpi_name"] in (
+            "order_tracked",
+            "appointment_booked",
+            "faq_resolved",
+            "lead_captured",
+            "payment_completed",
+        )
         assert isinstance(obj.get("value", 0), float | int)
 
 
@@ -265,8 +297,10 @@ def test_timestamps_within_bounds(dataset):
 
 
 def test_late_events_land_in_later_folders(distinct):
-    lag = Counter((arrival - occurred.astimezone(dt.UTC).date()).days
-                  for arrival, _obj, occurred in distinct.values())
+    lag = Counter(
+        (arrival - occurred.astimezone(dt.UTC).date()).days
+        for arrival, _obj, occurred in distinct.values()
+    )
     assert lag[0] > 0.9 * len(distinct)
     assert lag[1] and lag[2]
     assert max(lag) <= 3
@@ -302,12 +336,16 @@ def test_conversations_span_sessions_and_midnight(distinct):
             spans[obj["conversation_id"]].append(occurred)
         if obj["event_type"] == "message" and obj["actor"] == "user":
             user_msgs[obj["conversation_id"]].append(occurred)
-    gaps = [b - a for times in user_msgs.values()
-            for a, b in zip(sorted(times), sorted(times)[1:], strict=False)]
+    gaps = [
+        b - a
+        for times in user_msgs.values()
+        for a, b in zip(sorted(times), sorted(times)[1:], strict=False)
+    ]
     long_share = sum(g >= dt.timedelta(minutes=10) for g in gaps) / len(gaps)
     assert 0.12 < long_share < 0.3
-    assert any(min(t).astimezone(dt.UTC).date() != max(t).astimezone(dt.UTC).date()
-               for t in spans.values())
+    assert any(
+        min(t).astimezone(dt.UTC).date() != max(t).astimezone(dt.UTC).date() for t in spans.values()
+    )
 
 
 def test_customer_switches_channel_within_minutes(distinct):
@@ -318,8 +356,10 @@ def test_customer_switches_channel_within_minutes(distinct):
     switches = 0
     for items in starts.values():
         items.sort()
-        switches += sum(b[0] - a[0] <= dt.timedelta(minutes=10) and a[1] != b[1]
-                        for a, b in zip(items, items[1:], strict=False))
+        switches += sum(
+            b[0] - a[0] <= dt.timedelta(minutes=10) and a[1] != b[1]
+            for a, b in zip(items, items[1:], strict=False)
+        )
     assert switches > 0
     customers_per_day = defaultdict(set)
     for _arrival, obj, occurred in distinct.values():
@@ -334,8 +374,11 @@ def test_traffic_rhythm_and_heavy_visitors(distinct):
     assert saturday < 0.9 * min(weekdays)
     hours = Counter(occurred.astimezone(dt.UTC).hour for _a, _o, occurred in distinct.values())
     assert sum(hours[h] for h in range(12, 18)) > 2 * sum(hours[h] for h in range(0, 6))
-    loads = Counter((obj["customer_id"], obj["page_url"], occurred.astimezone(dt.UTC).date())
-                    for _a, obj, occurred in distinct.values() if obj["event_type"] == "impression")
+    loads = Counter(
+        (obj["customer_id"], obj["page_url"], occurred.astimezone(dt.UTC).date())
+        for _a, obj, occurred in distinct.values()
+        if obj["event_type"] == "impression"
+    )
     assert max(loads.values()) >= 20  # someone reloads a page hourly
 
 

@@ -12,9 +12,9 @@ import duckdb
 import pytest
 import sqlalchemy as sa
 
-from tests._serving import build_small_warehouse, run_full
 from assets import publish as publish_mod
 from orchestration import docs_gen
+from tests._serving import build_small_warehouse, run_full
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +30,13 @@ def test_published_file_is_v1_storage_and_has_the_marts(built):
     _, warehouse, published = built
     assert published.read_bytes()[12] == 64  # storage format 64 = STORAGE_VERSION v1.0.0
     con = duckdb.connect(str(published), read_only=True)
-    tables = {r[0] for r in con.execute("select table_name from information_schema.tables "
-                                         "where table_schema = 'marts' and table_type = 'BASE TABLE'").fetchall()}
+    tables = {
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = 'marts' and table_type = 'BASE TABLE'"
+        ).fetchall()
+    }
     con.close()
     assert {"fct_sessions", "agg_sessions_daily", "rpt_session_usage"} <= tables
     assert not published.with_name(published.name + ".tmp").exists()
@@ -40,18 +45,25 @@ def test_published_file_is_v1_storage_and_has_the_marts(built):
 def test_parquet_folders_match_row_counts(built):
     _, _, published = built
     con = duckdb.connect(str(published), read_only=True)
-    for (table,) in con.execute("select table_name from information_schema.tables where table_schema='marts'").fetchall():
+    for (table,) in con.execute(
+        "select table_name from information_schema.tables where table_schema='marts'"
+    ).fetchall():
         folder = published.parent / "parquet" / table
         assert folder.is_dir(), table
         rows = con.execute(f"select count(*) from marts.{table}").fetchone()[0]
-        assert con.execute(f"select count(*) from read_parquet('{folder}/*.parquet')").fetchone()[0] == rows
+        assert (
+            con.execute(f"select count(*) from read_parquet('{folder}/*.parquet')").fetchone()[0]
+            == rows
+        )
     con.close()
 
 
 def test_sqlalchemy_read_only_like_bi_tools(built):
     published = built[2]
-    for url, args in ((f"duckdb:///{published}?access_mode=read_only", {}),
-                      (f"duckdb:///{published}", {"read_only": True})):
+    for url, args in (
+        (f"duckdb:///{published}?access_mode=read_only", {}),
+        (f"duckdb:///{published}", {"read_only": True}),
+    ):
         engine = sa.create_engine(url, connect_args=args)
         with engine.connect() as c:
             assert c.execute(sa.text("select count(*) from marts.fct_sessions")).scalar() > 0
@@ -64,7 +76,11 @@ def test_sqlalchemy_read_only_like_bi_tools(built):
 def test_reader_held_open_during_full_run(built, tmp_path):
     landing, warehouse, published = built
     stop = tmp_path / "stop"
-    reader = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    reader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import duckdb, os, time
         con = duckdb.connect({str(published)!r}, read_only=True)
         n = 0
@@ -72,7 +88,12 @@ def test_reader_held_open_during_full_run(built, tmp_path):
             con.execute("select count(*) from marts.fct_sessions").fetchone(); n += 1
             time.sleep(0.05)
         print(n)
-    """)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    """),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         time.sleep(1.0)
         before = _digest(published)
@@ -88,7 +109,9 @@ def test_reader_held_open_during_full_run(built, tmp_path):
 def test_failed_run_leaves_published_file_unchanged(built, monkeypatch):
     landing, warehouse, published = built
     before = _digest(published)
-    monkeypatch.setattr(publish_mod, "blocking_failures", lambda con: ["sessions_unique: 3 duplicate rows"])
+    monkeypatch.setattr(
+        publish_mod, "blocking_failures", lambda con: ["sessions_unique: 3 duplicate rows"]
+    )
     from orchestration.cli import CliError
 
     with pytest.raises(CliError, match="blocking data-quality"):
@@ -103,4 +126,5 @@ def test_bi_doc_marts_section_is_up_to_date(built):
     manifest = json.loads((docs_gen.settings.PROJECT_ROOT / "target" / "manifest.json").read_text())
     generated = docs_gen.render(manifest, None, built[2])
     assert docs_gen.update(docs_gen.DOC, generated) == docs_gen.DOC.read_text(), (
-        "docs/bi-tools.md is stale: python -m orchestration.docs_gen --published <published file>")
+        "docs/bi-tools.md is stale: python -m orchestration.docs_gen --published <published file>"
+    )

@@ -11,7 +11,7 @@
     {%- if (is_incremental() if enabled is none else enabled) %}
         inner join {{ ref('int_engagement_days_changed') }} as changed_days
             on scoped.account_id = changed_days.account_id
-            and scoped.bot_id = changed_days.bot_id
+                and scoped.bot_id = changed_days.bot_id
         where scoped.{{ date_column }} >= changed_days.replace_from
     {%- endif %}
 {%- endmacro %}
@@ -25,7 +25,7 @@
     {%- if (is_incremental() if enabled is none else enabled) %}
         inner join {{ ref('int_engagement_days_changed') }} as changed_days
             on scoped.account_id = changed_days.account_id
-            and scoped.bot_id = changed_days.bot_id
+                and scoped.bot_id = changed_days.bot_id
         where scoped.session_window_end_at
             > cast(changed_days.replace_from as {{ dbt.type_timestamp() }})
     {%- endif %}
@@ -201,7 +201,7 @@ current_counts as (
     from counts
     inner join definitions
         on counts.kpi_name = definitions.kpi_name
-        and counts.config_hash = definitions.config_hash
+            and counts.config_hash = definitions.config_hash
     group by 1, 2, 3, 4, 5, 6
 ),
 
@@ -241,16 +241,16 @@ values_by_group as (
     inner join definitions on kpi_groups.kpi_name = definitions.kpi_name
     left join numerators
         on kpi_groups.kpi_name = numerators.kpi_name
-        and kpi_groups.{{ period_column }} = numerators.{{ period_column }}
-        and kpi_groups.account_id = numerators.account_id
-        and kpi_groups.bot_id = numerators.bot_id
-        and kpi_groups.channel = numerators.channel
+            and kpi_groups.{{ period_column }} = numerators.{{ period_column }}
+            and kpi_groups.account_id = numerators.account_id
+            and kpi_groups.bot_id = numerators.bot_id
+            and kpi_groups.channel = numerators.channel
     left join denominators
         on kpi_groups.kpi_name = denominators.kpi_name
-        and kpi_groups.{{ period_column }} = denominators.{{ period_column }}
-        and kpi_groups.account_id = denominators.account_id
-        and kpi_groups.bot_id = denominators.bot_id
-        and kpi_groups.channel = denominators.channel
+            and kpi_groups.{{ period_column }} = denominators.{{ period_column }}
+            and kpi_groups.account_id = denominators.account_id
+            and kpi_groups.bot_id = denominators.bot_id
+            and kpi_groups.channel = denominators.channel
 ),
 
 final as (

@@ -47,10 +47,10 @@
     ) as windows
     asof left join {{ instants }} as instants
         on windows.account_id = instants.account_id
-        and windows.bot_id = instants.bot_id
-        and windows.customer_id = instants.customer_id
-        and windows.page_url = instants.page_url
-        and instants.impression_at >= windows.window_end_at
+            and windows.bot_id = instants.bot_id
+            and windows.customer_id = instants.customer_id
+            and windows.page_url = instants.page_url
+            and instants.impression_at >= windows.window_end_at
 {%- endmacro %}
 
 {#- Portable: merge window-end probes with the instants of the key and take the first instant
@@ -97,10 +97,10 @@
     ) as probes
     left join {{ instants }} as instants
         on probes.account_id = instants.account_id
-        and probes.bot_id = instants.bot_id
-        and probes.customer_id = instants.customer_id
-        and probes.page_url = instants.page_url
-        and probes.next_instant_at = instants.impression_at
+            and probes.bot_id = instants.bot_id
+            and probes.customer_id = instants.customer_id
+            and probes.page_url = instants.page_url
+            and probes.next_instant_at = instants.impression_at
     where probes.is_instant = 0
 {%- endmacro %}
 

@@ -53,11 +53,23 @@ conversation_days as (
 ),
 
 all_days as (
-    select account_id, bot_id, replace_from from event_days
+    select
+        account_id,
+        bot_id,
+        replace_from
+    from event_days
     union all
-    select account_id, bot_id, replace_from from session_days
+    select
+        account_id,
+        bot_id,
+        replace_from
+    from session_days
     union all
-    select account_id, bot_id, replace_from from conversation_days
+    select
+        account_id,
+        bot_id,
+        replace_from
+    from conversation_days
 ),
 
 final as (

@@ -100,8 +100,8 @@ part_specs as (
     from parts
     left join clause_requirements as where_clause
         on parts.kpi_name = where_clause.kpi_name
-        and parts.part = where_clause.part
-        and where_clause.clause = 'where'
+            and parts.part = where_clause.part
+            and where_clause.clause = 'where'
 ),
 
 scoped_events as (
@@ -161,12 +161,12 @@ clause_hits as (
     from event_values
     inner join criteria
         on event_values.field = criteria.field
-        and event_values.property_key = criteria.property_key
-        and event_values.value = criteria.value
+            and event_values.property_key = criteria.property_key
+            and event_values.value = criteria.value
     inner join clause_requirements
         on criteria.kpi_name = clause_requirements.kpi_name
-        and criteria.part = clause_requirements.part
-        and criteria.clause = clause_requirements.clause
+            and criteria.part = clause_requirements.part
+            and criteria.clause = clause_requirements.clause
     group by
         event_values.event_id,
         criteria.kpi_name,
@@ -185,7 +185,7 @@ hits as (
     from clause_hits
     inner join part_specs
         on clause_hits.kpi_name = part_specs.kpi_name
-        and clause_hits.part = part_specs.part
+            and clause_hits.part = part_specs.part
 ),
 
 -- impressions never belong to a session or a conversation
@@ -296,9 +296,9 @@ counted_units as (
     from included_units
     left join excluded_units
         on included_units.kpi_name = excluded_units.kpi_name
-        and included_units.part = excluded_units.part
-        and included_units.unit_kind = excluded_units.unit_kind
-        and included_units.unit_id = excluded_units.unit_id
+            and included_units.part = excluded_units.part
+            and included_units.unit_kind = excluded_units.unit_kind
+            and included_units.unit_id = excluded_units.unit_id
     where excluded_units.unit_id is null
 ),
 
@@ -346,10 +346,10 @@ final as (
     from counted_units
     inner join unit_attributes
         on counted_units.unit_kind = unit_attributes.unit_kind
-        and counted_units.unit_id = unit_attributes.unit_id
+            and counted_units.unit_id = unit_attributes.unit_id
     inner join part_specs
         on counted_units.kpi_name = part_specs.kpi_name
-        and counted_units.part = part_specs.part
+            and counted_units.part = part_specs.part
     group by
         counted_units.kpi_name,
         counted_units.part,

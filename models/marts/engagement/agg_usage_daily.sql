@@ -83,11 +83,23 @@ impression_counts as (
 
 -- sessions and unique impressions always have an event on their day; the union is a guard
 all_groups as (
-    select event_date, account_id, bot_id from event_counts
+    select
+        event_date,
+        account_id,
+        bot_id
+    from event_counts
     union
-    select session_date, account_id, bot_id from session_counts
+    select
+        session_date,
+        account_id,
+        bot_id
+    from session_counts
     union
-    select impression_date, account_id, bot_id from impression_counts
+    select
+        impression_date,
+        account_id,
+        bot_id
+    from impression_counts
 ),
 
 final as (
@@ -107,16 +119,16 @@ final as (
     from all_groups
     left join event_counts
         on all_groups.event_date = event_counts.event_date
-        and all_groups.account_id = event_counts.account_id
-        and all_groups.bot_id = event_counts.bot_id
+            and all_groups.account_id = event_counts.account_id
+            and all_groups.bot_id = event_counts.bot_id
     left join session_counts
         on all_groups.event_date = session_counts.session_date
-        and all_groups.account_id = session_counts.account_id
-        and all_groups.bot_id = session_counts.bot_id
+            and all_groups.account_id = session_counts.account_id
+            and all_groups.bot_id = session_counts.bot_id
     left join impression_counts
         on all_groups.event_date = impression_counts.impression_date
-        and all_groups.account_id = impression_counts.account_id
-        and all_groups.bot_id = impression_counts.bot_id
+            and all_groups.account_id = impression_counts.account_id
+            and all_groups.bot_id = impression_counts.bot_id
 )
 
 select * from final

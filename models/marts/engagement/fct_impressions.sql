@@ -57,10 +57,10 @@ recompute_bounds as (
     from changed_keys
     left join previous_unique_impressions
         on changed_keys.account_id = previous_unique_impressions.account_id
-        and changed_keys.bot_id = previous_unique_impressions.bot_id
-        and changed_keys.customer_id = previous_unique_impressions.customer_id
-        and changed_keys.page_url = previous_unique_impressions.page_url
-        and previous_unique_impressions.impression_at <= changed_keys.changed_from
+            and changed_keys.bot_id = previous_unique_impressions.bot_id
+            and changed_keys.customer_id = previous_unique_impressions.customer_id
+            and changed_keys.page_url = previous_unique_impressions.page_url
+            and previous_unique_impressions.impression_at <= changed_keys.changed_from
     group by
         changed_keys.account_id,
         changed_keys.bot_id,
@@ -82,9 +82,9 @@ loads as (
     {% if is_incremental() %}
         inner join recompute_bounds
             on impressions.account_id = recompute_bounds.account_id
-            and impressions.bot_id = recompute_bounds.bot_id
-            and impressions.customer_id = recompute_bounds.customer_id
-            and impressions.page_url = recompute_bounds.page_url
+                and impressions.bot_id = recompute_bounds.bot_id
+                and impressions.customer_id = recompute_bounds.customer_id
+                and impressions.page_url = recompute_bounds.page_url
         where impressions.occurred_at >= recompute_bounds.replace_from
     {% endif %}
 ),
@@ -123,10 +123,10 @@ seeds as (
     from instants
     inner join first_instants
         on instants.account_id = first_instants.account_id
-        and instants.bot_id = first_instants.bot_id
-        and instants.customer_id = first_instants.customer_id
-        and instants.page_url = first_instants.page_url
-        and instants.impression_at = first_instants.impression_at
+            and instants.bot_id = first_instants.bot_id
+            and instants.customer_id = first_instants.customer_id
+            and instants.page_url = first_instants.page_url
+            and instants.impression_at = first_instants.impression_at
 ),
 
 unique_impressions as (

@@ -1,0 +1,62 @@
+"""The dbt project handle and manifest preparation.
+
+Kept apart from the @dbt_assets definitions: the CLI must re-parse the manifest *before*
+importing them, because the decorator reads target/manifest.json at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+from orchestration.settings import PROJECT_ROOT, WAREHOUSE_ENV, warehouse_path
+
+
+def dbt_executable() -> str:
+    """dbt from this interpreter's environment, so it works without an activated venv."""
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def prepare_manifest(project: DbtProject, warehouse: Path | None = None) -> None:
+    """Parse the dbt project into target/manifest.json (needed before definitions load).
+
+    BOTMETER_WAREHOUSE is set exactly as the later `dbt build` will see it, so dbt's
+    partial parsing does not find a changed profile and re-parse from scratch.
+    """
+    env = {**os.environ, WAREHOUSE_ENV: str(warehouse_path(warehouse))}
+    subprocess.run(
+        [
+            dbt_executable(),
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(project.project_dir),
+            "--profiles-dir",
+            str(project.profiles_dir),
+            "--target-path",
+            str(project.target_path),
+        ],
+        check=True,
+        cwd=project.project_dir,
+        env=env,
+    )
+
+
+@cache
+def botmeter_dbt_project() -> DbtProject:
+    """The dbt project at the repository root; the manifest is prepared on first use."""
+    project = DbtProject(
+        project_dir=PROJECT_ROOT,
+        profiles_dir=PROJECT_ROOT / "dbt_project",
+        target_path=PROJECT_ROOT / "target",
+    )
+    project.prepare_if_dev()
+    if not project.manifest_path.exists():
+        prepare_manifest(project)
+    return project
