@@ -7,6 +7,7 @@ from pydantic import Field
 
 from assets.landing import land_partition
 from orchestration.partitions import daily_arrival_partitions
+from orchestration.progress import Progress
 from orchestration.resources import WarehouseResource
 
 RAW_EVENTS_KEY = dg.AssetKey(["raw", "events"])
@@ -36,11 +37,12 @@ def raw_events(
     landing = warehouse.resolved_landing()
     dates = [dt.date.fromisoformat(k) for k in context.partition_keys]
     results = []
-    with warehouse.connection() as con:
+    with warehouse.connection() as con, Progress("landing", total=len(dates)) as progress:
         for day in sorted(dates):
             result = land_partition(con, landing, day)
             context.log.info(result.summary())
             results.append(result)
+            progress.advance(rows=result.lines_read, label=day.isoformat())
         if config.full_refresh:
             kept = [d.isoformat() for d in dates]
             for table in ("raw.events", "raw.quarantine", "raw.load_audit"):

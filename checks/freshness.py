@@ -101,11 +101,12 @@ def volume_anomalies(
                 }
             )
     ok = not flagged
+    band = f"{settings.low_ratio:.0%}..{settings.high_ratio:.0%}"
     summary = (
-        f"{judged} arrival day(s) judged, all within {settings.low_ratio:.0%}..{settings.high_ratio:.0%} "
+        f"{judged} arrival day(s) judged, all within {band} "
         f"of the trailing {settings.trailing_days}-day median"
         if ok
-        else f"{len(flagged)} arrival day(s) outside {settings.low_ratio:.0%}..{settings.high_ratio:.0%} "
+        else f"{len(flagged)} arrival day(s) outside {band} "
         f"of the trailing {settings.trailing_days}-day median"
     )
     return CheckOutcome(

@@ -179,7 +179,8 @@ def sessions_rollup_balance(
     month_part = (
         """
         union all
-        select 'monthly' as grain, coalesce(f.d, a.d) as period, coalesce(f.account_id, a.account_id) as account_id,
+        select 'monthly' as grain, coalesce(f.d, a.d) as period,
+               coalesce(f.account_id, a.account_id) as account_id,
                coalesce(f.bot_id, a.bot_id) as bot_id, coalesce(f.n, 0) as fct_sessions,
                coalesce(a.n, 0) as rollup_sessions
         from (select session_month as d, account_id, bot_id, count(*) as n from marts.fct_sessions

@@ -7,6 +7,7 @@ default `.dagster/` in the project), so every CLI run shows up in `dagster dev`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import subprocess
@@ -33,6 +34,7 @@ def _date(value: str) -> dt.date:
 def _ensure_dagster_home() -> Path:
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(DAGSTER_HOME_DEFAULT)))
     home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").touch()  # an empty file: default local storage, no warning
     return home
 
 
@@ -92,12 +94,13 @@ def execute_job(
 
     _ensure_dagster_home()
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
-    from orchestration.dbt_project import botmeter_dbt_project, prepare_manifest
+    from orchestration.dbt_project import botmeter_dbt_project, dbt_run_vars, prepare_manifest
 
-    prepare_manifest(botmeter_dbt_project(), warehouse)
+    run_vars = None if full_refresh else dbt_run_vars(first.isoformat(), last.isoformat())
+    prepare_manifest(botmeter_dbt_project(), warehouse, run_vars)
     from orchestration.definitions import defs
 
-    job = defs.get_job_def("botmeter_daily")
+    job = defs.resolve_job_def("botmeter_daily")
     run_config = {
         "ops": {
             "raw__events": {"config": {"full_refresh": full_refresh}},
@@ -116,13 +119,34 @@ def execute_job(
         "dagster/asset_partition_range_end": last.isoformat(),
         "botmeter/full_refresh": str(full_refresh).lower(),
     }
-    with dg.DagsterInstance.get() as instance:
+    log_path = warehouse.parent / "logs" / "botmeter_run.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    # dbt's own progress lines go to the log file; the terminal gets the summaries.
+    with (
+        dg.DagsterInstance.get() as instance,
+        open(log_path, "w") as log,
+        contextlib.redirect_stdout(log),
+    ):
         result = job.execute_in_process(
             run_config=run_config, instance=instance, tags=tags, raise_on_error=False
         )
+    checks = _check_summary(result)
     if not result.success:
-        raise CliError(_first_failure(result))
-    return _partition_summaries(warehouse, first, last)
+        raise CliError(f"{_first_failure(result)} ({checks}; dbt log: {log_path})")
+    return [*_partition_summaries(warehouse, first, last), checks]
+
+
+def _check_summary(result) -> str:
+    """`checks: N passed, M failed` over every asset check evaluated in the run."""
+    import dagster as dg
+
+    evaluations = result.get_asset_check_evaluations()
+    passed = sum(e.passed for e in evaluations)
+    failed = [e for e in evaluations if not e.passed]
+    blocking = sum(e.severity == dg.AssetCheckSeverity.ERROR for e in failed)
+    names = ", ".join(sorted({e.check_name for e in failed})[:5])
+    detail = f" ({blocking} blocking: {names})" if failed else ""
+    return f"checks: {passed} passed, {len(failed)} failed{detail}"
 
 
 def _first_failure(result) -> str:
@@ -237,9 +261,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.warehouse and not published.stem.endswith("_published"):  # the working file given
         sibling = settings.published_path(warehouse=published)
         published = sibling if sibling.exists() else published
-    split = lambda values: [
-        v.strip() for item in values or [] for v in item.split(",") if v.strip()
-    ]  # noqa: E731
+
+    def split(values):
+        return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+
     try:
         data = rpt.build_report(
             published,

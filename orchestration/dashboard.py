@@ -85,12 +85,13 @@ def line_chart(
         )
     if n:
         path = " ".join(
-            f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y) in enumerate(zip(xs, ys))
+            f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}"
+            for i, (x, y) in enumerate(zip(xs, ys, strict=True))
         )
         area = f"{path} L{xs[-1]:.1f},{top + h} L{xs[0]:.1f},{top + h} Z"
         parts.append(f'<path class="area" d="{area}" fill="{color}"/>')
         parts.append(f'<path class="stroke" d="{path}" stroke="{color}"/>')
-        for (label, v), x, y in zip(points, xs, ys):
+        for (label, v), x, y in zip(points, xs, ys, strict=True):
             parts.append(
                 f'<circle class="pt" cx="{x:.1f}" cy="{y:.1f}" r="3.2" fill="{color}" '
                 f'data-label="{_e(label)}" data-value="{v:g}"><title>{_e(label)}: {_fmt(v)} {_e(series)}</title></circle>'

@@ -1,12 +1,10 @@
 """dbt models as Dagster assets, partitioned like the raw landing they read."""
 
-import json
-
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from pydantic import Field
 
-from orchestration.dbt_project import botmeter_dbt_project, dbt_executable
+from orchestration.dbt_project import botmeter_dbt_project, dbt_executable, dbt_run_vars
 from orchestration.partitions import daily_arrival_partitions
 from orchestration.resources import WarehouseResource
 
@@ -33,11 +31,7 @@ def dbt_build_args(context: dg.AssetExecutionContext, config: DbtBuildConfig) ->
     if config.full_refresh:
         return [*args, "--full-refresh"]
     window = context.partition_key_range
-    return [
-        *args,
-        "--vars",
-        json.dumps({"run_start_date": window.start, "run_end_date": window.end}),
-    ]
+    return [*args, "--vars", dbt_run_vars(window.start, window.end)]
 
 
 @dbt_assets(

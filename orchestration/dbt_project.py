@@ -6,6 +6,7 @@ importing them, because the decorator reads target/manifest.json at import time.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -23,13 +24,21 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
-def prepare_manifest(project: DbtProject, warehouse: Path | None = None) -> None:
+def dbt_run_vars(start: str, end: str) -> str:
+    """The --vars of a partitioned run (the arrival dates it processes)."""
+    return json.dumps({"run_start_date": start, "run_end_date": end})
+
+
+def prepare_manifest(
+    project: DbtProject, warehouse: Path | None = None, dbt_vars: str | None = None
+) -> None:
     """Parse the dbt project into target/manifest.json (needed before definitions load).
 
-    BOTMETER_WAREHOUSE is set exactly as the later `dbt build` will see it, so dbt's
-    partial parsing does not find a changed profile and re-parse from scratch.
+    BOTMETER_WAREHOUSE and --vars are set exactly as the later `dbt build` will see them:
+    dbt's partial parsing re-parses everything from scratch when either changed.
     """
     env = {**os.environ, WAREHOUSE_ENV: str(warehouse_path(warehouse))}
+    extra = ["--vars", dbt_vars] if dbt_vars else []
     subprocess.run(
         [
             dbt_executable(),
@@ -41,6 +50,7 @@ def prepare_manifest(project: DbtProject, warehouse: Path | None = None) -> None
             str(project.profiles_dir),
             "--target-path",
             str(project.target_path),
+            *extra,
         ],
         check=True,
         cwd=project.project_dir,

@@ -182,7 +182,8 @@ def _build(con, path, start, end, filters) -> dict[str, Any]:
         cond = _in("conversation_id", f["conversation"], sub)
         params.extend(sub)
         where.append(
-            f"session_id in (select session_id from marts.bridge_session_conversations where {cond})"
+            "session_id in (select session_id from marts.bridge_session_conversations "
+            f"where {cond})"
         )
     con.execute(
         "create or replace temp table s as select * from marts.fct_sessions where "
@@ -213,7 +214,8 @@ def _build(con, path, start, end, filters) -> dict[str, Any]:
     by_bot = [
         {"bot_id": b, "bot_name": name or b, "sessions": int(n), "tickets": int(t)}
         for b, name, n, t in con.execute(
-            "select bot_id, arg_max(bot_name, session_start_at) filter (where bot_name is not null), "
+            "select bot_id, "
+            "arg_max(bot_name, session_start_at) filter (where bot_name is not null), "
             "count(*), sum(ticket_count) from s group by bot_id order by 3 desc, bot_id"
         ).fetchall()
     ]
@@ -331,7 +333,8 @@ def _engagement(con, tables, start, end, f, kpis, notes) -> dict[str, Any]:
             )
         ):
             notes.append(
-                "engagement widgets are daily rollups: --customer/--conversation do not apply to them"
+                "engagement widgets are daily rollups: "
+                "--customer/--conversation do not apply to them"
             )
         return out
     try:
@@ -498,7 +501,7 @@ def _table(headers: list[str], rows: list[list], align: str = "") -> str:
 
     def fmt(row):
         return "  ".join(
-            c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right)
+            c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right, strict=False)
         ).rstrip()
 
     lines = [fmt(headers), "  ".join("─" * w for w in widths)]

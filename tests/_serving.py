@@ -43,7 +43,10 @@ DAYS = 10
 def build_small_warehouse(
     root: Path, days: int = DAYS, per_day: int = 150
 ) -> tuple[Path, Path, Path]:
-    """Generate events, run the full pipeline (which publishes); returns landing, working, published."""
+    """Generate events, run the full pipeline (which publishes).
+
+    Returns the landing dir, the working warehouse and the published warehouse.
+    """
     from orchestration import settings
     from orchestration.generator import generate
 
@@ -56,7 +59,10 @@ def build_small_warehouse(
 
 
 def run_full(landing: Path, warehouse: Path, days: int = DAYS) -> None:
-    """The whole Dagster job (land, dbt build, publish, dashboard) as `botmeter run --full-refresh`."""
+    """The whole Dagster job (land, dbt build, publish, dashboard).
+
+    Same as `botmeter run --full-refresh`.
+    """
     from orchestration.cli import execute_job
 
     execute_job(landing, warehouse, START, START + dt.timedelta(days=days - 1), True)

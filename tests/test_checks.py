@@ -105,7 +105,8 @@ def test_duplicate_session_id_fails_uniqueness_and_blocks(con):
         "select session_id from marts.fct_sessions order by session_start_at desc limit 1"
     ).fetchone()[0]
     con.execute(
-        f"insert into marts.fct_sessions select * from marts.fct_sessions where session_id = '{sid}'"
+        "insert into marts.fct_sessions select * from marts.fct_sessions "
+        f"where session_id = '{sid}'"
     )
     outcome = run_suite(con, "fct_sessions_billing_rules", LAST, build_docs=False)
     assert not outcome.passed and outcome.blocking
@@ -125,7 +126,8 @@ def test_pre_2022_row_smuggled_into_marts_fails_data_start(con):
         values (date '2021-12-01', 'acc_smuggled', 'bot_x', 5, 0, 0)""")
     con.execute("""
         insert into marts.fct_sessions by name
-        select * replace ('smuggled' as session_id, timestamp '2021-06-01 10:00:00' as session_start_at,
+        select * replace ('smuggled' as session_id,
+                          timestamp '2021-06-01 10:00:00' as session_start_at,
                           date '2021-06-01' as session_date)
         from marts.fct_sessions limit 1""")
     for name, marker in [

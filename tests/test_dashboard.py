@@ -89,8 +89,12 @@ async def _inspect(ws_url: str, url: str) -> dict:
           svgs: document.querySelectorAll('svg.chart').length,
           points: document.querySelectorAll('svg.chart circle.pt').length,
           bars: document.querySelectorAll('svg.chart g.bar').length,
-          kpis: Object.fromEntries([...document.querySelectorAll('[data-kpi]')].map(e => [e.dataset.kpi, e.querySelector('.v').textContent])),
-          channels: Object.fromEntries([...document.querySelectorAll('svg[data-chart="sessions by channel"] g.bar')].map(e => [e.dataset.label, Number(e.dataset.value)])),
+          kpis: Object.fromEntries(
+            [...document.querySelectorAll('[data-kpi]')]
+              .map(e => [e.dataset.kpi, e.querySelector('.v').textContent])),
+          channels: Object.fromEntries(
+            [...document.querySelectorAll('svg[data-chart="sessions by channel"] g.bar')]
+              .map(e => [e.dataset.label, Number(e.dataset.value)])),
           width: document.querySelector('svg.chart').getBoundingClientRect().width})"""
         r = await call("Runtime.evaluate", expression=js, returnByValue=True)
         await asyncio.sleep(0.2)
@@ -133,7 +137,8 @@ def test_dashboard_renders_with_charts_and_mart_numbers(page, tmp_path):
     start, end = report["filters"]["from"], report["filters"]["to"]
     con = duckdb.connect(str(published), read_only=True)
     total = con.execute(
-        "select sum(sessions) from marts.agg_sessions_daily_total where session_date between ? and ?",
+        "select sum(sessions) from marts.agg_sessions_daily_total "
+        "where session_date between ? and ?",
         [start, end],
     ).fetchone()[0]
     channels = dict(

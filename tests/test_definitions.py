@@ -82,7 +82,7 @@ def test_daily_schedule_requests_yesterdays_partition():
 def test_daily_job_covers_landing_and_models_with_in_process_executor():
     from orchestration.definitions import defs
 
-    job = defs.get_job_def("botmeter_daily")
+    job = defs.resolve_job_def("botmeter_daily")
     keys = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
     assert {"raw/events", "staging/stg_botmeter__events", "marts/fct_sessions"} <= keys
     assert job.executor_def.name == "in_process"

@@ -87,7 +87,8 @@ def mart_tables(warehouse: Path) -> list[str]:
             f"{s}.{t}"
             for s, t in con.execute(
                 "select table_schema, table_name from information_schema.tables "
-                "where table_schema in ('staging', 'intermediate', 'marts') and table_type = 'BASE TABLE' "
+                "where table_schema in ('staging', 'intermediate', 'marts') "
+                "and table_type = 'BASE TABLE' "
                 "order by 1, 2"
             ).fetchall()
         ]
@@ -132,7 +133,9 @@ def test_landing_process_sigkilled_then_rerun_is_identical(tmp_path, landing):
             return real(day)
         m._insert_events_sql = slow
         con = duckdb.connect({str(victim)!r})
-        m.land_partition(con, m.Path({str(landing)!r}), dt.date.fromisoformat({DAYS[0].isoformat()!r}))
+        m.land_partition(
+            con, m.Path({str(landing)!r}), dt.date.fromisoformat({DAYS[0].isoformat()!r})
+        )
     """)
     proc = subprocess.Popen(
         [sys.executable, "-c", script], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True
@@ -183,7 +186,9 @@ def test_second_concurrent_run_fails_fast_and_leaves_data_alone(tmp_path, landin
         [
             sys.executable,
             "-c",
-            f"import duckdb, time; c = duckdb.connect({str(warehouse)!r}); print('held', flush=True); time.sleep(60)",
+            "import duckdb, time; "
+            f"c = duckdb.connect({str(warehouse)!r}); "
+            "print('held', flush=True); time.sleep(60)",
         ],
         stdout=subprocess.PIPE,
         text=True,
