@@ -309,11 +309,16 @@ def _classify_sql(arrival_date: dt.date) -> str:
             end as rejection
         from typed
     )
-    select * from classified
+    select
+        rejection,
+        case when rejection is not null then line end as raw_line,
+        {_typed_columns_sql(arrival_date)}
+    from classified
     """
 
 
-def _insert_events_sql(arrival_date: dt.date) -> str:
+def _typed_columns_sql(arrival_date: dt.date) -> str:
+    """The raw.events columns, typed inside the classify query (rejected rows: unused)."""
     v = {f: f"v[{_idx(f)}]" for f in FIELDS}
     exprs = {
         "event_id": f"trim({v['event_id']})",
@@ -332,7 +337,7 @@ def _insert_events_sql(arrival_date: dt.date) -> str:
         "confidence": "confidence_d",
         "is_fallback": "fallback_b",
         "api_name": v["api_name"],
-        "status_code": "status_d::integer",
+        "status_code": "try_cast(status_d as integer)",
         "latency_ms": "latency_d",
         "ticket_id": f"nullif(trim({v['ticket_id']}), '')",
         "kpi_name": v["kpi_name"],
@@ -342,10 +347,16 @@ def _insert_events_sql(arrival_date: dt.date) -> str:
         "source_file": "source_file",
         "line_number": "line_number",
     }
-    cols = [name for name, _ in RAW_EVENT_COLUMNS]
+    return ", ".join(f"{exprs[name]} as {name}" for name, _ in RAW_EVENT_COLUMNS)
+
+
+RAW_COLUMN_LIST = ", ".join(name for name, _ in RAW_EVENT_COLUMNS)
+
+
+def _insert_events_sql(arrival_date: dt.date) -> str:
     return (
-        f"insert into raw.events ({', '.join(cols)}) "
-        f"select {', '.join(exprs[c] for c in cols)} from classified_batch "
+        f"insert into raw.events ({RAW_COLUMN_LIST}) "
+        f"select {RAW_COLUMN_LIST} from classified_batch "
         f"where rejection is null order by source_file, line_number"
     )
 
@@ -375,7 +386,7 @@ def land_partition(
             con.execute(
                 """
                 insert into raw.quarantine
-                select ?::date, source_file, line_number, line,
+                select ?::date, source_file, line_number, raw_line,
                        split_part(rejection, '|', 1),
                        nullif(substr(rejection, length(split_part(rejection, '|', 1)) + 2), '')
                 from classified_batch where rejection is not null

@@ -78,9 +78,10 @@ def _dbt_vars(path: Path) -> dict:
 def _kpi_problems() -> list[str]:
     """Validate the KPI configuration file (orchestration.kpi_config owns its rules)."""
     from orchestration.kpi_config import KpiConfigError, load_kpi_config
+    from orchestration.settings import kpi_config_path
 
     try:
-        load_kpi_config()
+        load_kpi_config(kpi_config_path())
     except (KpiConfigError, OSError) as exc:
         return [f"KPI configuration: {exc}"]
     return []

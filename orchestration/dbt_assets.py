@@ -5,8 +5,10 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from pydantic import Field
 
 from orchestration.dbt_project import botmeter_dbt_project, dbt_executable, dbt_run_vars
+from orchestration.kpi_config import load_kpi_definitions
 from orchestration.partitions import daily_arrival_partitions
 from orchestration.resources import WarehouseResource
+from orchestration.settings import kpi_config_path
 
 
 class BotmeterDbtTranslator(DagsterDbtTranslator):
@@ -47,6 +49,9 @@ def botmeter_dbt_models(
     warehouse: WarehouseResource,
     config: DbtBuildConfig,
 ):
+    # KPI definitions are data the KPI models join to (never SQL text): load them first.
+    with warehouse.connection() as con:
+        load_kpi_definitions(con, kpi_config_path())
     with warehouse.dbt_environment():
         yield from dbt.cli(dbt_build_args(context, config), context=context).stream()
 

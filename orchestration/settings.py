@@ -19,6 +19,7 @@ DATA_START_AT = dt.datetime(2022, 2, 4, 0, 0, 0)
 WAREHOUSE_ENV = "BOTMETER_WAREHOUSE"
 LANDING_ENV = "BOTMETER_LANDING"
 PUBLISHED_ENV = "BOTMETER_PUBLISHED"
+KPI_CONFIG_ENV = "BOTMETER_KPI_CONFIG"
 
 DEFAULT_WAREHOUSE = PROJECT_ROOT / "data" / "warehouse.duckdb"
 DEFAULT_LANDING = PROJECT_ROOT / "data" / "landing"
@@ -41,6 +42,11 @@ def warehouse_path(explicit: str | os.PathLike | None = None) -> Path:
 def landing_path(explicit: str | os.PathLike | None = None) -> Path:
     """The landing folder that holds `events/<YYYY-MM-DD>/` arrival folders."""
     return _resolve(explicit, LANDING_ENV, DEFAULT_LANDING)
+
+
+def kpi_config_path(explicit: str | os.PathLike | None = None) -> Path:
+    """The user-defined KPI file: flag, then $BOTMETER_KPI_CONFIG, then config/kpis.yml."""
+    return _resolve(explicit, KPI_CONFIG_ENV, PROJECT_ROOT / "config" / "kpis.yml")
 
 
 def published_path(

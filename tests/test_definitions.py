@@ -37,6 +37,21 @@ def test_dbt_parses_the_top_level_models_folder():
     assert {"fct_sessions", "stg_botmeter__events"} <= {m["name"] for m in models}
 
 
+def test_dbt_unit_tests_for_the_session_rules_are_parsed():
+    """dbt ignores `unit_tests:` nested under a model; make sure ours are really there."""
+    from orchestration.dbt_project import botmeter_dbt_project
+
+    manifest = json.loads(Path(botmeter_dbt_project().manifest_path).read_text())
+    unit_tests = {n["name"] for n in manifest.get("unit_tests", {}).values()}
+    assert {
+        "gap_of_exactly_the_timeout_starts_a_new_session",
+        "bot_messages_in_a_gap_do_not_keep_the_session_alive",
+        "a_session_crossing_midnight_is_one_session_dated_by_its_start",
+        "earliest_arrival_wins_whatever_the_order",
+        "exactly_24_hours_later_is_a_new_unique_impression",
+    } <= unit_tests
+
+
 def test_workspace_yaml_code_location_loads():
     dagster = Path(sys.executable).with_name("dagster")
     result = subprocess.run(
