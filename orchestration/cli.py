@@ -34,7 +34,9 @@ def _date(value: str) -> dt.date:
 def _ensure_dagster_home() -> Path:
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(DAGSTER_HOME_DEFAULT)))
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").touch()  # an empty file: default local storage, no warning
+    config = home / "dagster.yaml"
+    if not config.exists():  # default local storage; no telemetry (no network at run time)
+        config.write_text("telemetry:\n  enabled: false\n")
     return home
 
 
@@ -204,14 +206,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"generated {summary.lines} lines for {start}..{end} under {landing / 'events'}")
     for line in run_pipeline(landing, warehouse, start, end, full_refresh=True):
         print(line)
+    published = settings.published_path(warehouse=warehouse)
     print(
         f"\nbuilt warehouse {warehouse}\n"
+        f"published read-only copy for BI tools: {published}\n"
         "look at it:\n"
-        f'  duckdb -readonly {warehouse} "select * from marts.agg_sessions_monthly_total"\n'
-        "  .venv/bin/botmeter ui        # Dagster UI with the asset graph and this run\n"
-        "tables: marts.fct_sessions, marts.bridge_session_conversations, "
-        "marts.dim_conversations, marts.fct_tickets, marts.agg_sessions_daily[_total], "
-        "marts.agg_sessions_monthly[_total], marts.rpt_session_usage, marts.rpt_session_explain"
+        "  .venv/bin/botmeter report          # the Session Usage report (add --format html)\n"
+        "  .venv/bin/botmeter ui              # Dagster UI: asset graph, this run, checks\n"
+        "  .venv/bin/botmeter docs --serve    # dbt docs: every model and column\n"
+        "analyst tables (schema marts): fct_sessions, bridge_session_conversations, "
+        "dim_conversations, fct_tickets, agg_sessions_daily[_total], "
+        "agg_sessions_monthly[_total], rpt_session_usage, rpt_session_explain, "
+        "fct_impressions, agg_usage_daily, agg_intents_daily, agg_api_calls_daily, "
+        "agg_kpis_daily/monthly"
     )
     return 0
 

@@ -332,8 +332,7 @@ def test_session_timeout_var_changes_result(warehouses, tmp_path):
         copy,
         "build",
         "--full-refresh",
-        "--select",
-        "+fct_sessions",
+        *SESSION_SELECTION,
         "--vars",
         '{"session_timeout_minutes": 30}',
     )
