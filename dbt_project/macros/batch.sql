@@ -16,3 +16,16 @@
 {% macro session_timeout_end(timestamp_expression) -%}
     {{ dbt.dateadd('minute', var('session_timeout_minutes'), timestamp_expression) }}
 {%- endmacro %}
+
+{#- A struct of the given columns (ordered field by field, so min() picks the first by all). -#}
+{% macro ordered_struct(columns) -%}
+    {{ return(adapter.dispatch('ordered_struct', 'botmeter')(columns)) }}
+{%- endmacro %}
+
+{% macro default__ordered_struct(columns) -%}
+    named_struct({% for c in columns %}'{{ c }}', {{ c }}{% if not loop.last %}, {% endif %}{% endfor %})
+{%- endmacro %}
+
+{% macro duckdb__ordered_struct(columns) -%}
+    struct_pack({% for c in columns %}{{ c }} := {{ c }}{% if not loop.last %}, {% endif %}{% endfor %})
+{%- endmacro %}

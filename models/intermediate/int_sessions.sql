@@ -91,17 +91,9 @@ numbered as (
     from boundaries
 ),
 
-ordered_in_session as (
-    select
-        *,
-        row_number() over (
-            partition by account_id, bot_id, customer_id, session_number
-            order by occurred_at, event_id
-        ) as position_in_session
-    from numbered
-),
-
 sessions as (
+    {#- min() of a struct ordered by (occurred_at, event_id) is the first user event, whose
+        channel, bot name and version describe the session: no extra window sort. #}
     select
         account_id,
         bot_id,
@@ -109,11 +101,10 @@ sessions as (
         min(occurred_at) as session_start_at,
         max(occurred_at) as session_end_at,
         count(*) as user_event_count,
-        max(case when position_in_session = 1 then channel end) as first_channel,
-        max(case when position_in_session = 1 then bot_name end) as bot_name,
-        max(case when position_in_session = 1 then bot_version end) as bot_version,
-        max(case when position_in_session = 1 then event_id end) as first_user_event_id
-    from ordered_in_session
+        min(
+            {{ ordered_struct(['occurred_at', 'event_id', 'channel', 'bot_name', 'bot_version']) }}
+        ) as first_user_event
+    from numbered
     group by account_id, bot_id, customer_id, session_number
 ),
 
@@ -128,10 +119,10 @@ final as (
         {{ session_timeout_end('session_end_at') }} as session_window_end_at,
         cast(session_start_at as date) as session_date,
         user_event_count,
-        first_channel,
-        bot_name,
-        bot_version,
-        first_user_event_id
+        first_user_event.channel as first_channel,
+        first_user_event.bot_name as bot_name,
+        first_user_event.bot_version as bot_version,
+        first_user_event.event_id as first_user_event_id
     from sessions
 )
 

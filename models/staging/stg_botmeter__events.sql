@@ -33,15 +33,27 @@ candidates as (
     where raw_events.occurred_at >= {{ data_start_at() }}
 ),
 
-ranked as (
+first_copies as (
+    {#- A narrow hash aggregate instead of a window sort over wide rows. #}
     select
-        *,
-        row_number() over (
-            partition by event_id
-            order by arrival_date, source_file, line_number
-        ) as arrival_rank,
-        count(*) over (partition by event_id) as arrival_copies
+        event_id,
+        min({{ ordered_struct(['arrival_date', 'source_file', 'line_number']) }}) as first_copy,
+        count(*) as arrival_copies
     from candidates
+    group by event_id
+),
+
+winning_copies as (
+    select
+        candidates.*,
+        first_copies.arrival_copies
+    from candidates
+    inner join first_copies
+        on
+            candidates.event_id = first_copies.event_id
+            and candidates.arrival_date = first_copies.first_copy.arrival_date
+            and candidates.source_file = first_copies.first_copy.source_file
+            and candidates.line_number = first_copies.first_copy.line_number
 ),
 
 final as (
@@ -74,8 +86,7 @@ final as (
         source_file,
         line_number,
         arrival_copies
-    from ranked
-    where arrival_rank = 1
+    from winning_copies
 )
 
 select * from final
