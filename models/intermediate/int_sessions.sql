@@ -110,19 +110,24 @@ sessions as (
 
 final as (
     select
-        {{ session_id('account_id', 'bot_id', 'customer_id', 'session_start_at') }} as session_id,
-        account_id,
-        bot_id,
-        customer_id,
-        session_start_at,
-        session_end_at,
-        {{ session_timeout_end('session_end_at') }} as session_window_end_at,
-        cast(session_start_at as date) as session_date,
-        user_event_count,
-        first_user_event.channel as first_channel,
-        first_user_event.bot_name as bot_name,
-        first_user_event.bot_version as bot_version,
-        first_user_event.event_id as first_user_event_id
+        {{ session_id(
+            'sessions.account_id',
+            'sessions.bot_id',
+            'sessions.customer_id',
+            'sessions.session_start_at',
+        ) }} as session_id,
+        sessions.account_id,
+        sessions.bot_id,
+        sessions.customer_id,
+        sessions.session_start_at,
+        sessions.session_end_at,
+        {{ session_timeout_end('sessions.session_end_at') }} as session_window_end_at,
+        cast(sessions.session_start_at as date) as session_date,
+        sessions.user_event_count,
+        sessions.first_user_event.channel as first_channel,
+        sessions.first_user_event.bot_name,
+        sessions.first_user_event.bot_version,
+        sessions.first_user_event.event_id as first_user_event_id
     from sessions
 )
 

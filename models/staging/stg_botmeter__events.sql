@@ -34,7 +34,8 @@ candidates as (
 ),
 
 first_copies as (
-    {#- A narrow hash aggregate instead of a window sort over wide rows. #}
+    {#- A narrow hash aggregate instead of a window sort over wide rows; first_copy is a
+        struct, which sqlfluff takes for a table (hence the RF01 noqa below). #}
     select
         event_id,
         min({{ ordered_struct(['arrival_date', 'source_file', 'line_number']) }}) as first_copy,
@@ -51,9 +52,9 @@ winning_copies as (
     inner join first_copies
         on
             candidates.event_id = first_copies.event_id
-            and candidates.arrival_date = first_copies.first_copy.arrival_date
-            and candidates.source_file = first_copies.first_copy.source_file
-            and candidates.line_number = first_copies.first_copy.line_number
+            and candidates.arrival_date = first_copies.first_copy.arrival_date  -- noqa: RF01
+            and candidates.source_file = first_copies.first_copy.source_file  -- noqa: RF01
+            and candidates.line_number = first_copies.first_copy.line_number  -- noqa: RF01
 ),
 
 final as (
