@@ -22,7 +22,7 @@ demo: setup
 lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	BOTMETER_WAREHOUSE=$(LINT_WAREHOUSE) .venv/bin/sqlfluff lint models dbt_project/macros --processes 2
+	BOTMETER_WAREHOUSE=$(LINT_WAREHOUSE) .venv/bin/sqlfluff lint models --processes 2
 
 unit: setup
 	.venv/bin/pytest -n 2 --dist loadfile

@@ -172,13 +172,15 @@
 {#- KPI values of one grain ('day' or 'month') from int_kpi_counts_daily: numerator and
     denominator per KPI, period, account, bot and channel, value = numerator / denominator
     (null when the denominator is 0) or the numerator for a KPI without denominator. Only
-    KPIs of that grain in the loaded configuration, and only their current counts. -#}
+    KPIs published at that grain (day KPIs at both) in the loaded configuration, and only their current counts. -#}
 {% macro engagement_kpi_values(grain, period_column) -%}
 with
 
 definitions as (
     select * from {{ engagement_kpi_config_relation('kpi_definitions') }}
-    where grain = '{{ grain }}'
+    {#- A day KPI also rolls up to months (a month is the sum of its days); a month KPI is
+        published monthly only. #}
+    where grain {% if grain == 'month' %}in ('day', 'month'){% else %}= 'day'{% endif %}
 ),
 
 counts as (
