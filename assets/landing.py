@@ -8,6 +8,7 @@ single transaction, so a crash half-way leaves the previous state and a re-run i
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import zlib
 from dataclasses import dataclass, field
@@ -121,6 +122,15 @@ def list_event_files(folder: Path) -> list[Path]:
     return sorted(
         p for p in folder.iterdir() if p.is_file() and p.name.endswith(EVENT_FILE_SUFFIXES)
     )
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """Names, sizes and modification times of a folder's event files: what `botmeter run`
+    compares with raw.load_audit to land only new or changed arrival dates."""
+    parts = [
+        f"{p.name}|{p.stat().st_size}|{p.stat().st_mtime_ns}" for p in list_event_files(folder)
+    ]
+    return hashlib.md5("\n".join(parts).encode()).hexdigest()
 
 
 def _gunzip(data: bytes) -> tuple[bytes, str | None]:
@@ -369,6 +379,7 @@ def land_partition(
     A missing folder lands nothing, so a re-run after a folder was removed empties it too.
     """
     folder = partition_folder(landing_dir, arrival_date)
+    fingerprint = folder_fingerprint(folder)
     batch, n_files = _batch_table(folder)
     con.execute("set TimeZone = 'UTC'")
     ensure_raw_schema(con)
@@ -420,8 +431,17 @@ def land_partition(
                 ).fetchall()
             )
             con.execute(
-                "insert into raw.load_audit values (?, ?, ?, ?, ?, ?, ?)",
-                [day, n_files, counts[0], counts[1], counts[2], int(dupes), json.dumps(by_reason)],
+                "insert into raw.load_audit values (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    day,
+                    n_files,
+                    counts[0],
+                    counts[1],
+                    counts[2],
+                    int(dupes),
+                    json.dumps(by_reason),
+                    fingerprint,
+                ],
             )
             con.execute("drop table classified_batch")
             con.execute("commit")

@@ -106,8 +106,11 @@ create table if not exists raw.load_audit (
     accepted bigint not null,
     rejected bigint not null,
     duplicates_in_partition bigint not null,
-    rejected_by_reason json not null
+    rejected_by_reason json not null,
+    files_fingerprint varchar
 );
+-- Warehouses created before the fingerprint existed get the column (null = unknown).
+alter table raw.load_audit add column if not exists files_fingerprint varchar;
 """
 
 

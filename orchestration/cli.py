@@ -85,8 +85,37 @@ def run_pipeline(
         raise CliError(f"--start {start} is after --end {end}")
     if not dates:
         raise CliError(f"no arrival folders to land under {landing / 'events'} in that range")
+    if start is None and end is None and not full_refresh:
+        dates = _new_or_changed(landing, warehouse, dates)
+        if not dates:
+            return [f"nothing new under {landing / 'events'}: the warehouse is up to date"]
     first, last = (start or dates[0]), (end or dates[-1])
     return execute_job(landing, warehouse, first, last, full_refresh)
+
+
+def _new_or_changed(landing: Path, warehouse: Path, dates: list[dt.date]) -> list[dt.date]:
+    """Arrival dates never landed, or whose files changed since (raw.load_audit's
+    fingerprint), so a daily `botmeter run` costs the new day, not the whole history."""
+    import duckdb
+
+    from assets.landing import folder_fingerprint, partition_folder
+    from orchestration.resources import WarehouseLockedError, connect
+
+    if not warehouse.exists():
+        return dates
+    try:
+        con = connect(warehouse, read_only=True)
+    except WarehouseLockedError as exc:
+        raise CliError(str(exc)) from exc
+    try:
+        landed = dict(
+            con.execute("select arrival_date, files_fingerprint from raw.load_audit").fetchall()
+        )
+    except duckdb.Error:  # no raw layer yet (or an older one): land everything
+        return dates
+    finally:
+        con.close()
+    return [d for d in dates if landed.get(d) != folder_fingerprint(partition_folder(landing, d))]
 
 
 def execute_job(
@@ -313,7 +342,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--scale", type=int, default=2000, help="events per day on average")
     gen.set_defaults(func=cmd_generate)
 
-    run = sub.add_parser("run", help="land arrival folders and update every model")
+    run = sub.add_parser(
+        "run",
+        help="land new or changed arrival folders (or --start..--end) and update every model",
+    )
     run.add_argument(
         "--landing", help=f"landing folder (default ${settings.LANDING_ENV} or data/landing)"
     )

@@ -49,6 +49,10 @@ def test_botmeter_run_on_a_small_landing_folder(tmp_path):
     con.close()
     # The run is recorded in the Dagster instance.
     assert any((tmp_path / "dagster_home").rglob("*.db"))
+    # A second run with nothing new lands nothing and says so.
+    again = _run("run", "--landing", str(landing), "--warehouse", str(warehouse), tmp_path=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "nothing new" in again.stdout and "files=" not in again.stdout
 
 
 def test_botmeter_run_fails_with_one_line_cause(tmp_path):
