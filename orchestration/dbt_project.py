@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from functools import cache
 from pathlib import Path
 
 from dagster_dbt import DbtProject
 
 from orchestration.settings import PROJECT_ROOT, WAREHOUSE_ENV, warehouse_path
+
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 def dbt_executable() -> str:
@@ -35,27 +39,38 @@ def prepare_manifest(
     """Parse the dbt project into target/manifest.json (needed before definitions load).
 
     BOTMETER_WAREHOUSE and --vars are set exactly as the later `dbt build` will see them:
-    dbt's partial parsing re-parses everything from scratch when either changed.
+    dbt's partial parsing re-parses everything from scratch when either changed. The parse
+    runs in a private folder and its files are renamed into target/, so a process reading
+    the manifest at the same time never sees a half-written file.
     """
+    target = Path(project.target_path)
+    target.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, WAREHOUSE_ENV: str(warehouse_path(warehouse))}
     extra = ["--vars", dbt_vars] if dbt_vars else []
-    subprocess.run(
-        [
-            dbt_executable(),
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(project.project_dir),
-            "--profiles-dir",
-            str(project.profiles_dir),
-            "--target-path",
-            str(project.target_path),
-            *extra,
-        ],
-        check=True,
-        cwd=project.project_dir,
-        env=env,
-    )
+    with tempfile.TemporaryDirectory(dir=target, prefix=".parse-") as private:
+        state = target / PARTIAL_PARSE_FILE
+        if state.exists():
+            shutil.copy2(state, private)
+        subprocess.run(
+            [
+                dbt_executable(),
+                "parse",
+                "--quiet",
+                "--project-dir",
+                str(project.project_dir),
+                "--profiles-dir",
+                str(project.profiles_dir),
+                "--target-path",
+                private,
+                *extra,
+            ],
+            check=True,
+            cwd=project.project_dir,
+            env=env,
+        )
+        for name in (PARTIAL_PARSE_FILE, "manifest.json"):  # the manifest last
+            if (Path(private) / name).exists():
+                os.replace(Path(private) / name, target / name)
 
 
 @cache
