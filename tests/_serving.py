@@ -10,29 +10,12 @@ START = dt.date(2024, 3, 1)
 
 
 def refresh_manifest() -> None:
-    """`dbt parse` before orchestration.dbt_assets is imported: its @dbt_assets reads
-    target/manifest.json at import time, so a stale manifest misses newly added models."""
-    import subprocess
-    import sys
+    """Re-parse before orchestration.dbt_assets is imported: its @dbt_assets reads
+    target/manifest.json at import time, so a stale manifest misses newly added models.
+    prepare_manifest renames the result into place, so parallel workers never race."""
+    from orchestration.dbt_project import botmeter_dbt_project, prepare_manifest
 
-    from orchestration.settings import PROJECT_ROOT
-
-    dbt = Path(sys.executable).with_name("dbt")
-    subprocess.run(
-        [
-            str(dbt),
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(PROJECT_ROOT),
-            "--profiles-dir",
-            str(PROJECT_ROOT / "dbt_project"),
-            "--target-path",
-            str(PROJECT_ROOT / "target"),
-        ],
-        check=True,
-        cwd=PROJECT_ROOT,
-    )
+    prepare_manifest(botmeter_dbt_project())
 
 
 if "orchestration.dbt_assets" not in __import__("sys").modules:

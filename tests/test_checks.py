@@ -7,7 +7,6 @@ copied for each test, which then breaks one thing and asserts the matching check
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 from pathlib import Path
 
@@ -28,37 +27,14 @@ from checks.reconciliation import (
     staging_balance,
 )
 from checks.settings import CheckSettings
-from orchestration.settings import PROJECT_ROOT, WAREHOUSE_ENV
+from tests.pipeline_helpers import dbt
 
 DAYS = [dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(4)]
 LAST = Window(DAYS[-1], DAYS[-1])
 
 
 def dbt_build(warehouse: Path) -> None:
-    from dbt.cli.main import dbtRunner
-
-    previous, cwd = os.environ.get(WAREHOUSE_ENV), os.getcwd()
-    os.environ[WAREHOUSE_ENV] = str(warehouse)
-    os.chdir(PROJECT_ROOT)
-    try:
-        result = dbtRunner().invoke(
-            [
-                "build",
-                "--full-refresh",
-                "--quiet",
-                "--profiles-dir",
-                str(PROJECT_ROOT / "dbt_project"),
-                "--target-path",
-                str(warehouse.parent / "target"),
-            ]
-        )
-    finally:
-        os.chdir(cwd)
-        if previous is None:
-            os.environ.pop(WAREHOUSE_ENV, None)
-        else:
-            os.environ[WAREHOUSE_ENV] = previous
-    assert result.success, result.exception
+    dbt(warehouse, "build", "--full-refresh")
 
 
 @pytest.fixture(scope="module")

@@ -21,9 +21,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from assets.landing import land_partition
 from orchestration.kpi_config import load_kpi_definitions, validate_kpi_config
 from tests import oracle
+from tests.pipeline_helpers import land, write_landing
 
 pytestmark = pytest.mark.slow
 
@@ -447,14 +447,6 @@ def hand_made_events() -> dict[dt.date, list[dict]]:
     return days
 
 
-def write_landing(landing: Path, days: dict[dt.date, list[dict]]) -> None:
-    for day, rows in days.items():
-        folder = landing / "events" / day.isoformat()
-        folder.mkdir(parents=True, exist_ok=True)
-        text = "".join(json.dumps(row) + "\n" for row in rows)
-        (folder / "part-000.jsonl").write_text(text, encoding="utf-8")
-
-
 # --------------------------------------------------------------------------------------
 # Warehouse helpers
 # --------------------------------------------------------------------------------------
@@ -474,12 +466,7 @@ class Warehouse:
         return con
 
     def land(self, *days: dt.date) -> None:
-        con = self.connect()
-        try:
-            for day in days:
-                land_partition(con, self.landing, day)
-        finally:
-            con.close()
+        land(self.path, self.landing, days)
 
     def load_kpis(self, config) -> None:
         con = self.connect()
