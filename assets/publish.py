@@ -62,17 +62,12 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def blocking_failures(con: duckdb.DuckDBPyConnection) -> list:
-    """Failures of blocking data-quality checks, if the checks package provides them."""
-    for module_name in ("checks", "checks.asset_checks"):
-        try:
-            module = __import__(module_name, fromlist=["blocking_failures"])
-        except ImportError:
-            continue
-        func = getattr(module, "blocking_failures", None)
-        if callable(func):
-            return list(func(con) or [])
-    return []
+def blocking_failures(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Why the marts must not be published: open blocking failures in the check ledger, plus
+    any blocking check the ledger never saw, run now (see checks/ledger.py)."""
+    from checks.ledger import publish_gate
+
+    return publish_gate(con)
 
 
 def mart_relations(

@@ -3,8 +3,10 @@
 Each check validates only the run's slice (its arrival-date partition range, read from the
 run's partition tags; a run without partition tags checks everything). Billing checks (data
 start, uniqueness, reconciliation) are `blocking=True` with ERROR severity: a failure fails
-the run, stops the dbt step when the check is on raw/events, and makes the publish gate
-(`checks.blocking_failures`) refuse to publish. Other checks WARN.
+the run, stops the dbt step when the check is on raw/events, and keeps the marts unpublished
+until a later passing evaluation covers the failed arrival dates (every evaluation is
+recorded in the warehouse's check ledger, `audit.check_results`: see checks/ledger.py). Other
+checks WARN.
 
 Metadata of every check: failed_count, a sample of offending rows, the slice validated and,
 for GX suites, the path of the Data Docs page.
@@ -15,7 +17,7 @@ import json
 
 import dagster as dg
 
-from checks import freshness, reconciliation
+from checks import freshness, ledger, reconciliation
 from checks.core import BLOCKING, EVERYTHING, CheckOutcome, Window
 from checks.gx_suites import SUITES, Suite, run_suite
 from checks.settings import load_check_settings
@@ -85,6 +87,7 @@ def _check(name: str, asset: dg.AssetKey, description: str, blocking: bool, eval
         window = run_window(context)
         with warehouse.connection() as con:
             outcome = evaluate(con, window)
+            ledger.record(con, outcome, window, context.run.run_id if context.run else None)
         context.log.info(outcome.message())
         return to_check_result(outcome)
 

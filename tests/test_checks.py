@@ -272,3 +272,55 @@ def test_failing_blocking_check_on_raw_events_stops_downstream(tmp_path, monkeyp
     failed = evaluations["raw_events_lines_reconcile"]
     assert not failed.passed and failed.metadata["failed_count"].value == 1
     assert evaluations["raw_events_data_start"].passed
+    # The failure is in the warehouse's check ledger, so a later publish is refused...
+    from checks.ledger import open_failures, publish_gate
+
+    with duckdb.connect(str(tmp_path / "wh.duckdb")) as ledger_con:
+        assert any("raw_events_lines_reconcile" in m for m in open_failures(ledger_con))
+        assert any("raw_events_lines_reconcile" in m for m in publish_gate(ledger_con))
+
+
+def _outcome(name: str, passed: bool, severity: str = "blocking"):
+    from checks.core import CheckOutcome
+
+    return CheckOutcome(
+        name, passed, severity, "ok" if passed else "3 duplicate rows", 0 if passed else 3
+    )
+
+
+def test_ledger_keeps_a_blocking_failure_open_until_a_pass_covers_its_dates():
+    from checks.ledger import open_failures, record
+
+    con = duckdb.connect()
+    d = [dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(4)]
+    assert open_failures(con) == []  # no ledger yet: nothing recorded, nothing open
+    record(con, _outcome("sessions_unique", False), Window(d[1], d[2]), "run-1")
+    record(con, _outcome("volume", False, "warn"), Window(d[1], d[2]), "run-1")  # warn: ignored
+    assert open_failures(con) == ["sessions_unique: 3 duplicate rows"]
+    record(con, _outcome("sessions_unique", True), Window(d[3], d[3]), "run-2")  # other dates
+    record(con, _outcome("other_check", True), Window(d[0], d[3]), "run-2")  # other check
+    record(con, _outcome("sessions_unique", True), Window(d[1], d[1]), "run-3")  # part of it
+    assert len(open_failures(con)) == 1
+    record(con, _outcome("sessions_unique", True), Window(d[0], d[2]), "run-4")  # covers it
+    assert open_failures(con) == []
+    record(con, _outcome("sessions_unique", False), Window(d[3], d[3]), "run-5")
+    assert len(open_failures(con)) == 1
+    record(con, _outcome("sessions_unique", True), EVERYTHING, "run-6")  # whole history
+    assert open_failures(con) == []
+    ids = [r[0] for r in con.execute("select evaluation_id from audit.check_results").fetchall()]
+    assert ids == list(range(1, 9))
+
+
+def test_publish_gate_runs_the_blocking_checks_the_ledger_never_saw(con):
+    from checks.ledger import evaluated_checks, publish_gate, record
+
+    assert publish_gate(con) == []  # no ledger: every blocking check runs, all pass
+    con.execute(
+        "insert into marts.fct_sessions select * from marts.fct_sessions "
+        "order by session_start_at desc limit 1"
+    )
+    assert any("fct_sessions_billing_rules" in m for m in publish_gate(con))
+    # Once the ledger has a (passing) evaluation of that check, the gate trusts the ledger.
+    record(con, _outcome("fct_sessions_billing_rules", True), LAST, "run-1")
+    assert "fct_sessions_billing_rules" in evaluated_checks(con)
+    assert not any("fct_sessions_billing_rules" in m for m in publish_gate(con))
