@@ -9,7 +9,7 @@ recorded in the warehouse's check ledger, `audit.check_results`: see checks/ledg
 checks WARN.
 
 Metadata of every check: failed_count, a sample of offending rows, the slice validated and,
-for GX suites, the path of the Data Docs page.
+for a failing GX suite, the path of its Data Docs page.
 """
 
 import datetime as dt

@@ -28,8 +28,12 @@ class DbtBuildConfig(dg.Config):
 
 
 def dbt_build_args(context: dg.AssetExecutionContext, config: DbtBuildConfig) -> list[str]:
-    """`dbt build` for the run's arrival dates; a full refresh ignores the dates."""
-    args = ["build"]
+    """`dbt build` for the run's arrival dates; a full refresh ignores the dates.
+
+    dbt unit tests check the SQL, not the data: they run in the test suite
+    (tests/test_dbt_unit_tests.py), not in every production build (dbt's own advice).
+    """
+    args = ["build", "--exclude-resource-type", "unit_test"]
     if config.full_refresh:
         return [*args, "--full-refresh"]
     window = context.partition_key_range

@@ -72,8 +72,7 @@ def test_clean_warehouse_passes_every_blocking_check(con):
     assert blocking_failures(con, LAST) == []
     outcome = run_suite(con, "fct_sessions_billing_rules", LAST)
     assert outcome.passed and outcome.details["rows_validated"] > 0
-    docs = Path(outcome.details["data_docs"])
-    assert docs.exists() and docs.parent.parent.name == "gx_docs"
+    assert "data_docs" not in outcome.details  # pages are rendered for failures only
 
 
 def test_duplicate_session_id_fails_uniqueness_and_blocks(con):
@@ -84,9 +83,12 @@ def test_duplicate_session_id_fails_uniqueness_and_blocks(con):
         "insert into marts.fct_sessions select * from marts.fct_sessions "
         f"where session_id = '{sid}'"
     )
-    outcome = run_suite(con, "fct_sessions_billing_rules", LAST, build_docs=False)
+    outcome = run_suite(con, "fct_sessions_billing_rules", LAST)
     assert not outcome.passed and outcome.blocking
     assert outcome.failed_count == 2
+    docs = Path(outcome.details["data_docs"])  # the failing suite's Data Docs page
+    assert docs.exists() and docs.parent.parent.name == "gx_docs"
+    assert list((docs.parent / "validations").rglob("*.html"))  # with the result page
     assert {row["session_id"] for row in outcome.sample} == {sid}
     failures = blocking_failures(con, LAST)
     assert any(f.startswith("fct_sessions_billing_rules") and sid in f for f in failures)
