@@ -29,7 +29,7 @@ import duckdb
 
 from orchestration import settings
 from orchestration.progress import Progress
-from orchestration.resources import WarehouseResource
+from orchestration.resources import WarehouseResource, apply_session_settings
 
 # Storage compatibility version of the published file (see module docstring).
 STORAGE_VERSION = "v1.0.0"
@@ -93,9 +93,10 @@ def publish(warehouse: Path, published: Path | None = None, check: bool = True) 
 
     published_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     con = duckdb.connect()  # in-memory; attaches the working file read-only and the new file
+    spill = published.parent / ".publish_spill"
+    apply_session_settings(con, spill_dir=spill)
     tables: dict[str, int] = {}
     try:
-        con.execute("set TimeZone = 'UTC'")
         con.execute(f"attach {_sql_str(warehouse)} as src (read_only)")
         if check:
             failures = blocking_failures(con.cursor().execute("use src"))
@@ -130,10 +131,12 @@ def publish(warehouse: Path, published: Path | None = None, check: bool = True) 
         con.execute("detach src")
     except BaseException:
         con.close()
+        shutil.rmtree(spill, ignore_errors=True)
         for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
             leftover.unlink(missing_ok=True)
         raise
     con.close()
+    shutil.rmtree(spill, ignore_errors=True)
 
     os.replace(tmp, published)  # the atomic switch
     parquet_dir = _export_parquet(published, tables)
@@ -148,7 +151,7 @@ def _export_parquet(published: Path, tables: dict[str, int]) -> Path:
     for path in (fresh, old):
         shutil.rmtree(path, ignore_errors=True)
     fresh.mkdir(parents=True)
-    con = duckdb.connect(str(published), read_only=True)
+    con = apply_session_settings(duckdb.connect(str(published), read_only=True))
     try:
         with Progress("parquet", total=len(tables), unit="tables") as bar:
             for name, rows in tables.items():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -66,9 +67,9 @@ def split(dagster_home: str, target_root: str) -> dict:
     """Step durations of the latest Dagster run and its dbt run_results.json, so a run's wall
     time splits into landing, dbt models, dbt checks and fixed overhead."""
     import dagster as dg
-    from dagster._core.instance.ref import InstanceRef
 
-    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(dagster_home))
+    os.environ["DAGSTER_HOME"] = str(Path(dagster_home).resolve())
+    instance = dg.DagsterInstance.get()
     run = instance.get_runs(limit=1)[0]
     steps = {
         s.step_key: (s.end_time or 0) - (s.start_time or 0)

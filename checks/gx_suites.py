@@ -381,8 +381,9 @@ def slice_frame(
 ) -> tuple[pd.DataFrame, str]:
     """The rows a run over `window` can have changed, plus rows before the data start.
 
-    `columns` narrows the frame to what the expectations read (plus the `*_id` columns that
-    make a failing sample identifiable): wide columns such as raw JSON never reach pandas.
+    `columns` narrows the frame to what the expectations read (plus the table's first `*_id`
+    column, which names a failing row in the sample): at 10M rows every extra string column
+    costs about a gigabyte of pandas memory.
     """
     types = _column_types(con, suite.table)
     time_col = suite.time_column or next(
@@ -413,7 +414,8 @@ def slice_frame(
     if columns is None:
         selected = "*"
     else:
-        keep = set(columns) | {c for c in types if c.endswith("_id")}
+        key = next((c for c in types if c.endswith("_id")), None)  # names a failing row
+        keep = set(columns) | ({key} if key else set())
         selected = ", ".join(f'"{c}"' for c in types if c in keep) or "*"
     frame = con.execute(f"select {selected} from {suite.table} where {where}", params).df()
     for col, kind in types.items():

@@ -32,8 +32,19 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
                 f"when it is done, and point BI tools at the published copy instead"
             ) from exc
         raise
+    return apply_session_settings(con)
+
+
+def apply_session_settings(
+    con: duckdb.DuckDBPyConnection, spill_dir: Path | None = None
+) -> duckdb.DuckDBPyConnection:
+    """UTC and botmeter's memory limit ($BOTMETER_MEMORY_LIMIT, default 4GB) on any DuckDB
+    connection botmeter opens, so big runs spill to disk instead of taking 80% of RAM.
+    An in-memory connection needs `spill_dir` to have somewhere to spill."""
     con.execute("set TimeZone = 'UTC'")
     con.execute("set memory_limit = ?", [os.environ.get(MEMORY_LIMIT_ENV, "4GB")])
+    if spill_dir is not None:
+        con.execute("set temp_directory = ?", [str(spill_dir)])
     return con
 
 

@@ -128,3 +128,28 @@ def test_bi_doc_marts_section_is_up_to_date(built):
     assert docs_gen.update(docs_gen.DOC, generated) == docs_gen.DOC.read_text(), (
         "docs/bi-tools.md is stale: python -m orchestration.docs_gen --published <published file>"
     )
+
+
+def test_publish_spills_under_the_memory_limit(built, monkeypatch):
+    """Publishing materializes the report views: its own in-memory DuckDB connection must
+    carry botmeter's memory limit (at 10M events it otherwise grew past 9 GB)."""
+    _, warehouse, published = built
+    seen = []
+    real = publish_mod.apply_session_settings
+
+    def spy(con, spill_dir=None):
+        real(con, spill_dir)
+        seen.append(
+            con.execute(
+                "select current_setting('memory_limit'), current_setting('temp_directory')"
+            ).fetchone()
+        )
+        return con
+
+    monkeypatch.setenv("BOTMETER_MEMORY_LIMIT", "512MB")
+    monkeypatch.setattr(publish_mod, "apply_session_settings", spy)
+    result = publish_mod.publish(warehouse, published, check=False)
+    assert result.tables["fct_sessions"] > 0
+    assert seen[0] == ("488.2 MiB", str(published.parent / ".publish_spill"))
+    assert all(limit == "488.2 MiB" for limit, _ in seen)  # the Parquet export too
+    assert not (published.parent / ".publish_spill").exists()

@@ -20,7 +20,18 @@
 with
 
 user_events as (
-    select * from {{ ref('stg_botmeter__events') }}
+    {#- Only the columns sessions need: the two window sorts below carry every selected
+        column, and staging rows are wide (properties JSON, intent, API and ticket fields). #}
+    select
+        account_id,
+        bot_id,
+        customer_id,
+        occurred_at,
+        event_id,
+        channel,
+        bot_name,
+        bot_version
+    from {{ ref('stg_botmeter__events') }}
     where is_user_activity
 ),
 
