@@ -16,7 +16,7 @@ import datetime as dt
 
 import duckdb
 
-from checks.core import EVERYTHING, CheckOutcome, Window
+from checks.core import EVERYTHING, CheckOutcome, Window, table_exists
 
 TABLE = "audit.check_results"
 
@@ -65,7 +65,7 @@ def record(
 
 def open_failures(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Messages of blocking failures no later passing evaluation has covered."""
-    if not _has_ledger(con):
+    if not table_exists(con, TABLE):
         return []
     rows = con.execute(
         f"""select f.message
@@ -91,7 +91,7 @@ def open_failures(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def evaluated_checks(con: duckdb.DuckDBPyConnection) -> set[str]:
-    if not _has_ledger(con):
+    if not table_exists(con, TABLE):
         return set()
     return {r[0] for r in con.execute(f"select distinct check_name from {TABLE}").fetchall()}
 
@@ -104,12 +104,3 @@ def publish_gate(con: duckdb.DuckDBPyConnection) -> list[str]:
     seen = evaluated_checks(con)
     unseen = [o for o in run_checks(con, EVERYTHING, blocking_only=True, skip=seen) if not o.passed]
     return failures + [o.message() for o in unseen]
-
-
-def _has_ledger(con: duckdb.DuckDBPyConnection) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = 'audit' and table_name = 'check_results'"
-        ).fetchone()[0]
-    )
