@@ -11,6 +11,8 @@ import datetime as dt
 import hashlib
 import json
 import zlib
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -166,8 +168,10 @@ def read_file_lines(path: Path) -> _FileLines:
         data = data[:-1]
     if not data:
         return _FileLines([], file_problem=problem)
+    crlf = b"\r" in data
     try:
-        return _FileLines(data.decode("utf-8").split("\n"), file_problem=problem)
+        lines = data.decode("utf-8").split("\n")
+        return _FileLines(_strip_cr(lines) if crlf else lines, file_problem=problem)
     except UnicodeDecodeError:
         pass
     # Slow path only for files with broken bytes: find the bad lines one by one.
@@ -179,7 +183,12 @@ def read_file_lines(path: Path) -> _FileLines:
         except UnicodeDecodeError:
             lines.append(raw.decode("utf-8", errors="backslashreplace"))
             bad.append(True)
-    return _FileLines(lines, bad_utf8=bad, file_problem=problem)
+    return _FileLines(_strip_cr(lines) if crlf else lines, bad_utf8=bad, file_problem=problem)
+
+
+def _strip_cr(lines: list[str]) -> list[str]:
+    """Windows line endings: drop trailing carriage returns (only files that have any pay)."""
+    return [line.rstrip("\r") for line in lines]
 
 
 def _batch_table(folder: Path) -> tuple[pa.Table, int]:
@@ -230,35 +239,38 @@ def _idx(name: str) -> int:
 
 
 def _classify_sql(arrival_date: dt.date) -> str:
-    """One statement that parses, types and classifies every line of the batch."""
+    """One statement that parses, types and classifies every line of the batch.
+
+    Each JSON field is extracted, typed and trimmed once into its own column (`s_`: string
+    value, `j_`: JSON type, `x_`: trimmed, empty as null): the rejection rules then compare
+    plain columns, which costs a fraction of re-extracting list elements in every rule.
+    """
     paths = _sql_list(f"$.{f}" for f in FIELDS)
-    v = {f: f"v[{_idx(f)}]" for f in FIELDS}
-    t = {f: f"t[{_idx(f)}]" for f in FIELDS}
+    fields = ",\n".join(
+        f"v[{_idx(f)}] as s_{f}, t[{_idx(f)}] as j_{f}, nullif(trim(v[{_idx(f)}]), '') as x_{f}"
+        for f in FIELDS
+        if f != "properties"
+    )
     missing_common = "\n".join(
-        f"when nullif(trim({v[f]}), '') is null then 'missing_field|{f}'" for f in REQUIRED_FIELDS
+        f"when x_{f} is null then 'missing_field|{f}'" for f in REQUIRED_FIELDS
     )
     invalid_text = "\n".join(
-        f"when {t[f]} in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'invalid_field|{f}'"
+        f"when j_{f} in ('OBJECT', 'ARRAY', 'BOOLEAN') then 'invalid_field|{f}'"
         for f in TEXT_FIELDS
     )
     missing_by_type = "\n".join(
-        f"when {v['event_type']} = '{etype}' and nullif(trim({v[f]}), '') is null "
-        f"then 'missing_field|{f}'"
-        for etype, fields in REQUIRED_BY_TYPE.items()
-        for f in fields
+        f"when s_event_type = '{etype}' and x_{f} is null then 'missing_field|{f}'"
+        for etype, required in REQUIRED_BY_TYPE.items()
+        for f in required
     )
     arrival = f"date '{arrival_date.isoformat()}'"
     return f"""
-    with lines as (
-        select source_file, line_number, rtrim(line, chr(13)) as line, bad_utf8, file_problem
-        from batch
-    ),
-    parsed as (
+    with parsed as (
         select
-            *,
+            source_file, line_number, line, bad_utf8, file_problem,
             case when not bad_utf8 and file_problem is null and json_valid(line)
                  and json_type(line) = 'OBJECT' then line end as obj
-        from lines
+        from batch
     ),
     extracted as (
         select
@@ -267,16 +279,22 @@ def _classify_sql(arrival_date: dt.date) -> str:
             json_type(obj, {paths}) as t
         from parsed
     ),
+    fields as (
+        select
+            source_file, line_number, line, bad_utf8, file_problem, obj,
+            {fields}
+        from extracted
+    ),
     typed as (
         select
             *,
-            timezone('UTC', try_cast({v["occurred_at"]} as timestamptz)) as ts,
-            try_cast({v["confidence"]} as double) as confidence_d,
-            try_cast({v["status_code"]} as double) as status_d,
-            try_cast({v["latency_ms"]} as double) as latency_d,
-            try_cast({v["value"]} as double) as value_d,
-            try_cast({v["is_fallback"]} as boolean) as fallback_b
-        from extracted
+            timezone('UTC', try_cast(s_occurred_at as timestamptz)) as ts,
+            try_cast(s_confidence as double) as confidence_d,
+            try_cast(s_status_code as double) as status_d,
+            try_cast(s_latency_ms as double) as latency_d,
+            try_cast(s_value as double) as value_d,
+            try_cast(s_is_fallback as boolean) as fallback_b
+        from fields
     ),
     classified as (
         select
@@ -289,33 +307,32 @@ def _classify_sql(arrival_date: dt.date) -> str:
                 when obj is null then 'invalid_json|JSON is not an object'
                 {missing_common}
                 {invalid_text}
-                when {v["event_type"]} not in {_sql_tuple(EVENT_TYPES)}
-                    then 'unknown_event_type|' || {v["event_type"]}
-                when {t["occurred_at"]} <> 'VARCHAR' or ts is null
-                    then 'invalid_timestamp|' || {v["occurred_at"]}
+                when s_event_type not in {_sql_tuple(EVENT_TYPES)}
+                    then 'unknown_event_type|' || s_event_type
+                when j_occurred_at <> 'VARCHAR' or ts is null
+                    then 'invalid_timestamp|' || s_occurred_at
                 when ts < timestamp '{DATA_START_AT.isoformat(sep=" ")}'
                     then 'before_data_start|' || strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ')
                 when ts > {arrival} + interval 2 day
                     then 'future_timestamp|' || strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ')
                 {missing_by_type}
-                when {v["actor"]} is not null and {v["actor"]} not in
-                    {_sql_tuple(ACTORS)}
-                    then 'invalid_value|actor=' || {v["actor"]}
-                when {v["confidence"]} is not null
+                when s_actor is not null and s_actor not in {_sql_tuple(ACTORS)}
+                    then 'invalid_value|actor=' || s_actor
+                when s_confidence is not null
                      and (confidence_d is null or confidence_d < 0 or confidence_d > 1
                           or isnan(confidence_d))
-                    then 'invalid_value|confidence=' || {v["confidence"]}
-                when {v["status_code"]} is not null
+                    then 'invalid_value|confidence=' || s_confidence
+                when s_status_code is not null
                      and (status_d is null or status_d <> floor(status_d)
                           or status_d < 0 or status_d > 999)
-                    then 'invalid_value|status_code=' || {v["status_code"]}
-                when {v["latency_ms"]} is not null
+                    then 'invalid_value|status_code=' || s_status_code
+                when s_latency_ms is not null
                      and (latency_d is null or latency_d < 0 or isnan(latency_d))
-                    then 'invalid_value|latency_ms=' || {v["latency_ms"]}
-                when {v["value"]} is not null and value_d is null
-                    then 'invalid_value|value=' || {v["value"]}
-                when {v["is_fallback"]} is not null and fallback_b is null
-                    then 'invalid_value|is_fallback=' || {v["is_fallback"]}
+                    then 'invalid_value|latency_ms=' || s_latency_ms
+                when s_value is not null and value_d is null
+                    then 'invalid_value|value=' || s_value
+                when s_is_fallback is not null and fallback_b is null
+                    then 'invalid_value|is_fallback=' || s_is_fallback
             end as rejection
         from typed
     )
@@ -329,28 +346,27 @@ def _classify_sql(arrival_date: dt.date) -> str:
 
 def _typed_columns_sql(arrival_date: dt.date) -> str:
     """The raw.events columns, typed inside the classify query (rejected rows: unused)."""
-    v = {f: f"v[{_idx(f)}]" for f in FIELDS}
     exprs = {
-        "event_id": f"trim({v['event_id']})",
-        "event_type": v["event_type"],
+        "event_id": "x_event_id",
+        "event_type": "s_event_type",
         "occurred_at": "ts",
-        "account_id": f"trim({v['account_id']})",
-        "bot_id": f"trim({v['bot_id']})",
-        "channel": f"lower(trim({v['channel']}))",
-        "customer_id": f"trim({v['customer_id']})",
-        "bot_name": v["bot_name"],
-        "bot_version": v["bot_version"],
-        "conversation_id": f"nullif(trim({v['conversation_id']}), '')",
-        "actor": v["actor"],
-        "page_url": v["page_url"],
-        "intent": v["intent"],
+        "account_id": "x_account_id",
+        "bot_id": "x_bot_id",
+        "channel": "lower(x_channel)",
+        "customer_id": "x_customer_id",
+        "bot_name": "s_bot_name",
+        "bot_version": "s_bot_version",
+        "conversation_id": "x_conversation_id",
+        "actor": "s_actor",
+        "page_url": "s_page_url",
+        "intent": "s_intent",
         "confidence": "confidence_d",
         "is_fallback": "fallback_b",
-        "api_name": v["api_name"],
+        "api_name": "s_api_name",
         "status_code": "try_cast(status_d as integer)",
         "latency_ms": "latency_d",
-        "ticket_id": f"nullif(trim({v['ticket_id']}), '')",
-        "kpi_name": v["kpi_name"],
+        "ticket_id": "x_ticket_id",
+        "kpi_name": "s_kpi_name",
         "kpi_value": "value_d",
         "properties": "json_extract(obj, '$.properties')",
         "arrival_date": f"date '{arrival_date.isoformat()}'",
@@ -371,19 +387,60 @@ def _insert_events_sql(arrival_date: dt.date) -> str:
     )
 
 
+@dataclass(frozen=True)
+class FolderBatch:
+    """One arrival folder read into memory, with the fingerprint taken before reading."""
+
+    arrival_date: dt.date
+    fingerprint: str
+    table: pa.Table
+    files: int
+
+
+def read_partition(landing_dir: Path, arrival_date: dt.date) -> FolderBatch:
+    folder = partition_folder(landing_dir, arrival_date)
+    fingerprint = folder_fingerprint(folder)
+    table, n_files = _batch_table(folder)
+    return FolderBatch(arrival_date, fingerprint, table, n_files)
+
+
+def read_ahead(landing_dir: Path, dates: list[dt.date]) -> Iterator[FolderBatch]:
+    """Folders in date order, the next one read on a thread while the caller lands this one.
+
+    Reading (gunzip, decode, split) is Python work that releases the GIL in zlib and
+    `bytes.decode`, and landing is DuckDB work that releases it too, so the two overlap on a
+    multi-core machine; at most two folders are in memory at once.
+    """
+    if not dates:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="botmeter-read") as pool:
+        pending = pool.submit(read_partition, landing_dir, dates[0])
+        for next_day in [*dates[1:], None]:
+            batch = pending.result()
+            if next_day is not None:
+                pending = pool.submit(read_partition, landing_dir, next_day)
+            yield batch
+
+
 def land_partition(
-    con: duckdb.DuckDBPyConnection, landing_dir: Path, arrival_date: dt.date
+    con: duckdb.DuckDBPyConnection,
+    landing_dir: Path,
+    arrival_date: dt.date,
+    batch: FolderBatch | None = None,
 ) -> LandingResult:
     """Replace one arrival date's rows in raw.events/raw.quarantine/raw.load_audit atomically.
 
     A missing folder lands nothing, so a re-run after a folder was removed empties it too.
+    `batch` is the folder already read (see `read_ahead`); without it the folder is read here.
     """
-    folder = partition_folder(landing_dir, arrival_date)
-    fingerprint = folder_fingerprint(folder)
-    batch, n_files = _batch_table(folder)
+    if batch is None:
+        batch = read_partition(landing_dir, arrival_date)
+    if batch.arrival_date != arrival_date:
+        raise LandingError(f"batch of {batch.arrival_date} handed to landing of {arrival_date}")
+    fingerprint, n_files = batch.fingerprint, batch.files
     con.execute("set TimeZone = 'UTC'")
     ensure_raw_schema(con)
-    con.register("batch", batch)
+    con.register("batch", batch.table)
     try:
         con.execute("begin transaction")
         try:

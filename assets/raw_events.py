@@ -5,7 +5,7 @@ import datetime as dt
 import dagster as dg
 from pydantic import Field
 
-from assets.landing import land_partition
+from assets.landing import land_partition, read_ahead
 from orchestration.partitions import daily_arrival_partitions
 from orchestration.progress import Progress
 from orchestration.resources import WarehouseResource
@@ -38,8 +38,9 @@ def raw_events(
     dates = [dt.date.fromisoformat(k) for k in context.partition_keys]
     results = []
     with warehouse.connection() as con, Progress("landing", total=len(dates)) as progress:
-        for day in sorted(dates):
-            result = land_partition(con, landing, day)
+        for batch in read_ahead(landing, sorted(dates)):
+            day = batch.arrival_date
+            result = land_partition(con, landing, day, batch=batch)
             context.log.info(result.summary())
             results.append(result)
             progress.advance(rows=result.lines_read, label=day.isoformat())

@@ -37,19 +37,19 @@ def generate(out: str, start: str, days: int, events_per_day: int, seed: int) ->
 
 
 def land(landing: str, warehouse: str) -> dict:
-    """Land every arrival folder with the project's land_partition (the raw landing asset's
-    work without Dagster around it)."""
+    """Land every arrival folder as the raw landing asset does (read-ahead thread and
+    land_partition), without Dagster around it."""
     import duckdb
 
-    from assets.landing import land_partition, list_arrival_dates
+    from assets.landing import land_partition, list_arrival_dates, read_ahead
 
     t0 = time.perf_counter()
     dates, _ = list_arrival_dates(Path(landing))
     con = duckdb.connect(warehouse)
     t1 = time.perf_counter()
     lines = accepted = 0
-    for day in dates:
-        r = land_partition(con, Path(landing), day)
+    for batch in read_ahead(Path(landing), dates):
+        r = land_partition(con, Path(landing), batch.arrival_date, batch=batch)
         lines += r.lines_read
         accepted += r.accepted
     con.close()

@@ -241,8 +241,8 @@ def test_failing_blocking_check_on_raw_events_stops_downstream(tmp_path, monkeyp
 
     generate(tmp_path / "landing", start=DAYS[0], days=1, events_per_day=50, seed=3)
 
-    def lossy_land(con, landing, day):
-        result = land_partition(con, landing, day)
+    def lossy_land(con, landing, day, batch=None):
+        result = land_partition(con, landing, day, batch=batch)
         con.execute("delete from raw.events where rowid in (select min(rowid) from raw.events)")
         return result
 

@@ -9,7 +9,7 @@ import json
 import duckdb
 import pytest
 
-from assets.landing import land_partition, list_arrival_dates
+from assets.landing import LandingError, land_partition, list_arrival_dates, read_ahead
 from tests.pipeline_helpers import event, land, write_landing
 
 DAY = dt.date(2022, 3, 10)
@@ -111,6 +111,61 @@ def test_invalid_utf8_line_is_quarantined_and_others_kept(tmp_path):
     result = land_partition(con, landing, DAY)
     assert (result.accepted, result.rejected) == (1, 1)
     assert con.execute("select reason from raw.quarantine").fetchall() == [("invalid_utf8",)]
+
+
+def test_windows_line_endings_land_like_unix_ones(tmp_path):
+    """CRLF files (also one with broken bytes, which takes the slow path) keep no trailing
+    carriage return in values or quarantined lines; a line of only CRs is blank."""
+    landing = tmp_path / "landing"
+    folder = landing / "events" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    ok2 = event("ok2", "message", "2022-03-10T10:01:00Z")
+    (folder / "a.jsonl").write_bytes(
+        json.dumps(OK).encode() + b"\r\n" + b"not json\r\r\n" + b"\r\n" + json.dumps(ok2).encode()
+    )
+    (folder / "b.jsonl").write_bytes(
+        b'{"event_id": "\xff"}\r\n' + json.dumps(ok2).encode() + b"\r\n"
+    )
+    con = duckdb.connect()
+    result = land_partition(con, landing, DAY)
+    assert (result.lines_read, result.accepted, result.rejected) == (6, 3, 3)
+    assert con.execute(
+        "select source_file, line_number, reason, raw_line from raw.quarantine order by all"
+    ).fetchall() == [
+        ("a.jsonl", 2, "invalid_json", "not json"),
+        ("a.jsonl", 3, "blank_line", ""),
+        ("b.jsonl", 1, "invalid_utf8", '{"event_id": "\\xff"}'),
+    ]
+    assert con.execute(
+        "select event_id, customer_id, channel from raw.events order by all"
+    ).fetchall() == [
+        ("ok1", OK["customer_id"], OK["channel"].lower()),
+        ("ok2", ok2["customer_id"], ok2["channel"].lower()),
+        ("ok2", ok2["customer_id"], ok2["channel"].lower()),
+    ]
+
+
+def test_read_ahead_yields_every_folder_in_order_and_lands_like_direct_reads(tmp_path):
+    days = [DAY, DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=3)]
+    landing = tmp_path / "landing"
+    write_landing(
+        landing,
+        {
+            d: [event(f"e{d.day}-{i}", "message", f"{d}T10:00:0{i}Z") for i in range(3)]
+            for d in days
+        },
+    )
+    batches = list(read_ahead(landing, days + [DAY + dt.timedelta(days=2)]))
+    assert [b.arrival_date for b in batches] == days + [DAY + dt.timedelta(days=2)]
+    assert [b.table.num_rows for b in batches] == [3, 3, 3, 0]
+    direct, ahead = duckdb.connect(), duckdb.connect()
+    for b in batches:
+        land_partition(direct, landing, b.arrival_date)
+        land_partition(ahead, landing, b.arrival_date, batch=b)
+    query = "select * from raw.load_audit order by all"
+    assert direct.execute(query).fetchall() == ahead.execute(query).fetchall()
+    with pytest.raises(LandingError, match="handed to landing"):
+        land_partition(ahead, landing, DAY, batch=batches[1])
 
 
 def test_truncated_gzip_keeps_complete_lines_and_records_the_damage(tmp_path):
