@@ -21,6 +21,8 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 
 from assets.raw_schema import ACTORS, EVENT_TYPES
 from checks.core import (
@@ -51,11 +53,21 @@ class Suite:
     slice_kind: str = "mart"  # raw | staging | mart
     time_column: str | None = None  # for the slice; None: first date/timestamp column
 
+    @property
+    def unique_key(self) -> tuple[str, ...]:
+        """Columns the suite checks unique (chunks are split on them)."""
+        return getattr(self.expectations, "unique_key", ())
+
 
 def _gx():
     import great_expectations as gx
+    from great_expectations.execution_engine import pandas_execution_engine
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    # GX fingerprints every DataFrame under this many bytes by hashing each row (a batch
+    # marker for its caches, which an ephemeral context never reads): 1.3 s per 1.7M rows,
+    # more than the expectations themselves. 0 turns the fingerprint off.
+    pandas_execution_engine.HASH_THRESHOLD = 0
     return gx
 
 
@@ -169,6 +181,7 @@ def _billing(*key: str) -> Callable[[CheckSettings, list[str]], list]:
         unique = _unique(*key) if key and all(k in cols for k in key) else []
         return [*unique, *_data_start(cols, _TYPES)]
 
+    build.unique_key = key
     return build
 
 
@@ -373,12 +386,73 @@ def _column_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
     )
 
 
-def slice_frame(
+@dataclass(frozen=True)
+class SliceQuery:
+    """The SQL of a suite's slice: `where` selects the rows, `key` splits them into chunks."""
+
+    table: str
+    where: str
+    params: list
+    label: str
+    types: dict[str, str]
+    selected: list[str]
+    key: list[str]
+
+    def count(self, con: duckdb.DuckDBPyConnection) -> int:
+        sql = f"select count(*) from {self.table} where {self.where}"
+        return int(con.execute(sql, self.params).fetchone()[0])
+
+    def frame(
+        self, con: duckdb.DuckDBPyConnection, chunk: int = 0, chunks: int = 1
+    ) -> pd.DataFrame:
+        """One chunk of the slice as pandas: rows whose key hashes to `chunk` modulo `chunks`.
+
+        Rows come through Arrow (4-5x faster than `.df()` for string columns) with
+        timestamps as nanoseconds, the resolution GX compares vectorised (others go row by
+        row in Python).
+        """
+        where, params = self.where, list(self.params)
+        if chunks > 1:
+            keys = ", ".join(f'"{c}"' for c in self.key)
+            # Integers inlined: untyped parameters here make DuckDB 5x slower.
+            where = f"({where}) and hash({keys}) % {int(chunks)} = {int(chunk)}"
+        cols = ", ".join(f'"{c}"' for c in self.selected)
+        # A cursor: `con` may hold a half-read result, and a relation's Arrow output (unlike
+        # a DB-API result's) is not copied once more.
+        with con.cursor() as cur:
+            sql = f"select {cols} from {self.table} where {where}"
+            arrow = cur.sql(sql, params=params).to_arrow_table()
+        for i, f in enumerate(arrow.schema):
+            arrow = arrow.set_column(i, f.name, _gx_friendly(arrow.column(i)))
+        frame = arrow.to_pandas()
+        for col, kind in self.types.items():
+            if kind == "JSON" and col in frame:
+                frame[col] = frame[col].astype("string")
+        return frame
+
+
+def _gx_friendly(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Timestamps and dates as nanosecond timestamps, the resolution GX compares vectorised
+    (others go row by row in Python); repetitive strings (types, channels, account ids) as
+    dictionaries, i.e. pandas categoricals, which GX's many row filters copy as integer codes
+    instead of string bytes. Near-unique strings (event ids) stay plain: a dictionary as big
+    as the column costs more to build than it saves."""
+    kind = column.type
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        return column.cast(pa.timestamp("ns"))
+    if (pa.types.is_string(kind) or pa.types.is_large_string(kind)) and len(column) >= 1000:
+        probe = column.slice(0, 10_000)
+        if pa.compute.count_distinct(probe).as_py() * 20 <= len(probe):
+            return pa.compute.dictionary_encode(column)
+    return column
+
+
+def slice_query(
     con: duckdb.DuckDBPyConnection,
     suite: Suite,
     window: Window,
     columns: list[str] | None = None,
-) -> tuple[pd.DataFrame, str]:
+) -> SliceQuery:
     """The rows a run over `window` can have changed, plus rows before the data start.
 
     `columns` narrows the frame to what the expectations read (plus the table's first `*_id`
@@ -390,7 +464,7 @@ def slice_frame(
         (c for c, t in types.items() if t.startswith(("DATE", "TIMESTAMP"))), None
     )
     floor = DATA_START_MONTH if (time_col or "").endswith("_month") else DATA_START_AT
-    if window.whole:
+    if window.whole or (suite.slice_kind == "staging" and _covers_every_landed_date(con, window)):
         where, params, label = "true", [], "all rows"
     elif suite.slice_kind == "raw":
         where, params = "arrival_date between ? and ?", [window.first, window.last]
@@ -411,20 +485,38 @@ def slice_frame(
         where = f'({where}) or "{time_col}" < ?'
         params.append(floor)
         label += f" (+ rows before {floor:%Y-%m-%d})"
+    first_id = next((c for c in types if c.endswith("_id")), None)  # names a failing row
     if columns is None:
-        selected = "*"
+        selected = list(types)
     else:
-        key = next((c for c in types if c.endswith("_id")), None)  # names a failing row
-        keep = set(columns) | ({key} if key else set())
-        selected = ", ".join(f'"{c}"' for c in types if c in keep) or "*"
-    frame = con.execute(f"select {selected} from {suite.table} where {where}", params).df()
-    for col, kind in types.items():
-        if kind.startswith(("DATE", "TIMESTAMP")) and col in frame:
-            # nanosecond dtype: GX compares it vectorised (other resolutions go row by row)
-            frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ns]")
-        elif kind == "JSON" and col in frame:
-            frame[col] = frame[col].astype("string")
-    return frame, label
+        keep = set(columns) | ({first_id} if first_id else set())
+        selected = [c for c in types if c in keep] or list(types)
+    # Chunk by the suite's unique key when it has one (equal keys land in one chunk, so
+    # uniqueness stays exact), else by the row's id.
+    key = list(suite.unique_key) or ([first_id] if first_id else selected[:1])
+    return SliceQuery(suite.table, where, params, label, types, selected, key)
+
+
+def _covers_every_landed_date(con: duckdb.DuckDBPyConnection, window: Window) -> bool:
+    """A window spanning every landed arrival date (a full refresh) touches every staged row:
+    the slice is the whole table, without the semi-join against raw.events."""
+    if not table_exists(con, "raw.load_audit"):
+        return False
+    first, last = con.execute(
+        "select min(arrival_date), max(arrival_date) from raw.load_audit"
+    ).fetchone()
+    return first is not None and window.first <= first and window.last >= last
+
+
+def slice_frame(
+    con: duckdb.DuckDBPyConnection,
+    suite: Suite,
+    window: Window,
+    columns: list[str] | None = None,
+) -> tuple[pd.DataFrame, str]:
+    """The whole slice as one DataFrame (small slices and tests; `run_suite` chunks)."""
+    query = slice_query(con, suite, window, columns)
+    return query.frame(con), query.label
 
 
 # ---------------------------------------------------------------------------- running
@@ -521,13 +613,7 @@ def validate_frame(
     summary = (
         f"{len(wanted)} expectations passed on {len(frame)} rows"
         if run.success
-        else f"{len(broken)} of {len(wanted)} expectations failed on {len(frame)} rows ("
-        + ", ".join(
-            f"{e['expectation']}[{e.get('column') or e.get('column_list') or e.get('column_A')}]"
-            f"={e['unexpected_count']}"
-            for e in broken
-        )
-        + ")"
+        else _failure_summary(broken, len(wanted), len(frame))
     )
     details = {"rows_validated": len(frame), "expectations": per_expectation}
     if docs_page is not None:
@@ -583,7 +669,11 @@ def run_suite(
     settings: CheckSettings | None = None,
     build_docs: bool = True,
 ) -> CheckOutcome:
-    """Validate the suite's table slice for `window`; a table not built yet passes (skipped)."""
+    """Validate the suite's table slice for `window`; a table not built yet passes (skipped).
+
+    A slice over `settings.gx_chunk_rows` (a full refresh at 10M events) is validated chunk
+    by chunk, one DataFrame in memory at a time, and the chunks' results are added up.
+    """
     suite = SUITES_BY_NAME[suite] if isinstance(suite, str) else suite
     settings = settings or load_check_settings()
     if not table_exists(con, suite.table):
@@ -598,17 +688,71 @@ def run_suite(
     _TYPES.clear()
     _TYPES.update(types)
     needed = set().union(*(_columns_of(e) for e in suite.expectations(settings, list(types))))
-    frame, label = slice_frame(con, suite, window, columns=sorted(needed))
-    outcome = validate_frame(
-        suite,
-        frame,
-        settings,
-        docs_root(con) / suite.name if build_docs else None,
-        types=types,
-    )
-    outcome.details["slice"] = label
+    query = slice_query(con, suite, window, columns=sorted(needed))
+    rows = query.count(con)
+    chunks = max(1, -(-rows // settings.gx_chunk_rows))
+    docs_dir = docs_root(con) / suite.name if build_docs else None
+    outcomes = []
+    for chunk in range(chunks):
+        frame = query.frame(con, chunk, chunks)
+        # Data Docs of the first failing chunk only: one page per suite, as without chunks.
+        docs = docs_dir if not any(not o.passed for o in outcomes) else None
+        outcomes.append(validate_frame(suite, frame, settings, docs, types=types))
+        del frame
+    outcome = outcomes[0] if chunks == 1 else merge_chunk_outcomes(suite, outcomes, settings)
+    outcome.details["slice"] = query.label
     outcome.details["table"] = suite.table
+    if chunks > 1:
+        outcome.details["chunks"] = chunks
+        outcome.details["chunk_key"] = query.key
     return outcome
+
+
+def merge_chunk_outcomes(
+    suite: Suite, outcomes: list[CheckOutcome], settings: CheckSettings
+) -> CheckOutcome:
+    """One outcome for a suite validated in chunks: per expectation, unexpected counts add up
+    and success needs every chunk; the sample takes failing rows in chunk order."""
+    rows = sum(o.details.get("rows_validated", 0) for o in outcomes)
+    per_expectation: list[dict] = []
+    for parts in zip(*(o.details.get("expectations", []) for o in outcomes), strict=True):
+        merged = dict(parts[0])
+        merged["success"] = all(p["success"] for p in parts)
+        merged["unexpected_count"] = sum(p["unexpected_count"] for p in parts)
+        per_expectation.append(merged)
+    passed = all(o.passed for o in outcomes)
+    broken = [e for e in per_expectation if not e["success"]]
+    if not per_expectation:
+        summary = outcomes[0].summary
+    elif passed:
+        summary = f"{len(per_expectation)} expectations passed on {rows} rows"
+    else:
+        summary = _failure_summary(broken, len(per_expectation), rows)
+    details: dict = {"rows_validated": rows, "expectations": per_expectation}
+    docs = next((o.details["data_docs"] for o in outcomes if "data_docs" in o.details), None)
+    if docs is not None:
+        details["data_docs"] = docs
+    return CheckOutcome(
+        suite.name,
+        passed,
+        suite.severity,
+        summary,
+        failed_count=sum(o.failed_count for o in outcomes),
+        sample=[r for o in outcomes for r in o.sample][: settings.sample_rows],
+        details=details,
+    )
+
+
+def _failure_summary(broken: list[dict], total: int, rows: int) -> str:
+    return (
+        f"{len(broken)} of {total} expectations failed on {rows} rows ("
+        + ", ".join(
+            f"{e['expectation']}[{e.get('column') or e.get('column_list') or e.get('column_A')}]"
+            f"={e['unexpected_count']}"
+            for e in broken
+        )
+        + ")"
+    )
 
 
 __all__ = [
@@ -617,6 +761,7 @@ __all__ = [
     "Suite",
     "run_suite",
     "slice_frame",
+    "slice_query",
     "validate_frame",
     "columns",
 ]

@@ -31,6 +31,21 @@ class CheckSettings:
     low_ratio: float = 0.2
     high_ratio: float = 5.0
     sample_rows: int = 10
+    # Rows per GX validation: bigger slices are validated in hash-split chunks (memory bound).
+    gx_chunk_rows: int = 2_000_000
+
+
+TOP_LEVEL_KEYS = {"channels", "freshness", "sample_rows", "gx_chunk_rows"}
+FRESHNESS_KEYS = {"max_lag_hours", "trailing_days", "min_history_days", "low_ratio", "high_ratio"}
+
+
+def _reject_unknown(keys, known: set[str], where: str) -> None:
+    """A misspelt key would silently fall back to its default: refuse it instead."""
+    unknown = sorted(str(k) for k in keys if k not in known)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+        )
 
 
 def checks_config_path() -> Path:
@@ -57,6 +72,7 @@ def load_check_settings(path: Path | None = None) -> CheckSettings:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
+    _reject_unknown(raw, TOP_LEVEL_KEYS, str(path))
     defaults = CheckSettings()
     channels = raw.get("channels", list(defaults.channels))
     if (
@@ -68,6 +84,7 @@ def load_check_settings(path: Path | None = None) -> CheckSettings:
     fresh = raw.get("freshness", {}) or {}
     if not isinstance(fresh, dict):
         raise ConfigError(f"{path}: freshness must be a mapping")
+    _reject_unknown(fresh, FRESHNESS_KEYS, f"{path}: freshness")
     where = f"{path}: freshness."
     settings = CheckSettings(
         channels=tuple(c.strip().lower() for c in channels),
@@ -88,6 +105,9 @@ def load_check_settings(path: Path | None = None) -> CheckSettings:
         high_ratio=_positive(fresh.get("high_ratio", defaults.high_ratio), where + "high_ratio"),
         sample_rows=_positive(
             raw.get("sample_rows", defaults.sample_rows), f"{path}: sample_rows", int
+        ),
+        gx_chunk_rows=_positive(
+            raw.get("gx_chunk_rows", defaults.gx_chunk_rows), f"{path}: gx_chunk_rows", int
         ),
     )
     if settings.low_ratio >= settings.high_ratio:

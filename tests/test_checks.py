@@ -205,6 +205,59 @@ def test_value_rules_warn_without_blocking(con):
     assert blocking_failures(con, LAST) == []
 
 
+@pytest.mark.parametrize(
+    "suite, damage",
+    [
+        (
+            "fct_sessions_billing_rules",
+            "insert into marts.fct_sessions select * from marts.fct_sessions using sample 3 rows",
+        ),
+        (
+            "bridge_session_conversations_billing_rules",
+            "insert into marts.bridge_session_conversations "
+            "select * from marts.bridge_session_conversations using sample 2 rows",
+        ),
+        (
+            "raw_events_value_rules",
+            "update raw.events set channel = 'fax', latency_ms = -1 where rowid in "
+            "(select rowid from raw.events using sample 5 rows)",
+        ),
+    ],
+)
+def test_chunked_validation_counts_exactly_what_one_frame_counts(con, suite, damage):
+    """Slices above gx_chunk_rows are validated chunk by chunk (split on the suite's key):
+    a duplicate whose copies would fall in different row ranges is still one duplicate."""
+    con.execute("select setseed(0.5)")
+    con.execute(damage)
+    whole = run_suite(con, suite, EVERYTHING, CheckSettings(), build_docs=False)
+    rows = whole.details["rows_validated"]
+    small = CheckSettings(gx_chunk_rows=max(1, rows // 6))
+    chunked = run_suite(con, suite, EVERYTHING, small, build_docs=False)
+    assert not whole.passed and not chunked.passed
+    assert "chunks" not in whole.details and chunked.details["chunks"] >= 6
+    assert chunked.details["rows_validated"] == whole.details["rows_validated"]
+    assert chunked.failed_count == whole.failed_count > 0
+    assert chunked.details["expectations"] == whole.details["expectations"]
+    assert chunked.summary == whole.summary
+    assert 0 < len(chunked.sample) <= CheckSettings().sample_rows
+
+
+def test_misspelt_check_setting_is_refused(tmp_path):
+    from checks.settings import ConfigError, load_check_settings
+
+    path = tmp_path / "checks.yml"
+    path.write_text("channels: [web]\nsample_row: 5\n")
+    with pytest.raises(ConfigError, match="unknown setting.*sample_row"):
+        load_check_settings(path)
+    path.write_text("freshness:\n  max_lag_hour: 5\n")
+    with pytest.raises(ConfigError, match="freshness: unknown setting.*max_lag_hour"):
+        load_check_settings(path)
+    path.write_text("gx_chunk_rows: 0\n")
+    with pytest.raises(ConfigError, match="gx_chunk_rows"):
+        load_check_settings(path)
+    assert load_check_settings(tmp_path / "missing.yml") == CheckSettings()
+
+
 def test_freshness_and_volume(con):
     newest = DAYS[-1]
     end_of_day = dt.datetime.combine(newest, dt.time()) + dt.timedelta(days=1)
