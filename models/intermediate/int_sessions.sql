@@ -19,19 +19,20 @@
 
 with
 
+staged_events as (
+    select * from {{ ref('stg_botmeter__events') }}
+),
+
 user_events as (
-    {#- Only the columns sessions need: the two window sorts below carry every selected
-        column, and staging rows are wide (properties JSON, intent, API and ticket fields). #}
+    {#- Only the columns the two window sorts below need: they carry every selected column.
+        The first event's channel, bot name and version are joined back per session. #}
     select
         account_id,
         bot_id,
         customer_id,
         occurred_at,
-        event_id,
-        channel,
-        bot_name,
-        bot_version
-    from {{ ref('stg_botmeter__events') }}
+        event_id
+    from staged_events
     where is_user_activity
 ),
 
@@ -102,9 +103,8 @@ numbered as (
     from boundaries
 ),
 
-sessions as (
-    {#- min() of a struct ordered by (occurred_at, event_id) is the first user event, whose
-        channel, bot name and version describe the session: no extra window sort. #}
+session_events as (
+    {#- Exactly one user event per session has a new-session reason: its first. #}
     select
         account_id,
         bot_id,
@@ -112,11 +112,21 @@ sessions as (
         min(occurred_at) as session_start_at,
         max(occurred_at) as session_end_at,
         count(*) as user_event_count,
-        min(
-            {{ ordered_struct(['occurred_at', 'event_id', 'channel', 'bot_name', 'bot_version']) }}
-        ) as first_user_event
+        max(case when new_session_reason is not null then event_id end) as first_user_event_id
     from numbered
     group by account_id, bot_id, customer_id, session_number
+),
+
+sessions as (
+    {#- The first user event's channel, bot name and version describe the session. #}
+    select
+        session_events.*,
+        first_events.channel as first_channel,
+        first_events.bot_name,
+        first_events.bot_version
+    from session_events
+    inner join staged_events as first_events
+        on session_events.first_user_event_id = first_events.event_id
 ),
 
 final as (
@@ -135,10 +145,10 @@ final as (
         {{ session_timeout_end('sessions.session_end_at') }} as session_window_end_at,
         cast(sessions.session_start_at as date) as session_date,
         sessions.user_event_count,
-        sessions.first_user_event.channel as first_channel,
-        sessions.first_user_event.bot_name,
-        sessions.first_user_event.bot_version,
-        sessions.first_user_event.event_id as first_user_event_id
+        sessions.first_channel,
+        sessions.bot_name,
+        sessions.bot_version,
+        sessions.first_user_event_id
     from sessions
 )
 
