@@ -455,6 +455,20 @@ def verdict(ok: bool | None) -> str:
     return "not measured" if ok is None else ("**met**" if ok else "**NOT met**")
 
 
+def step_groups(steps: dict[str, float]) -> tuple[float, int, float]:
+    """(botmeter check steps' seconds, their number, serving steps' seconds) of one run.
+
+    Step keys: `raw__events` (landing), `botmeter_dbt_models` (dbt), `serving__*` (publish);
+    every other step is one of botmeter's asset checks."""
+    checks = {
+        k: v
+        for k, v in steps.items()
+        if k not in ("raw__events", "botmeter_dbt_models") and not k.startswith("serving__")
+    }
+    serving = sum(v for k, v in steps.items() if k.startswith("serving__"))
+    return sum(checks.values()), len(checks), serving
+
+
 def render(r: dict) -> str:
     m = r["machine"]
     cmds = " ".join(r["argv"]).split(" + ")
@@ -513,24 +527,29 @@ def render(r: dict) -> str:
         "## Full build",
         "",
         "`botmeter run --full-refresh` as one process. landing = Dagster step `raw__events`; "
-        "dbt exec = dbt's own elapsed time for models + checks (2 threads); models/checks sum "
-        "= sum of per-node times; fixed = wall - landing - dbt exec (interpreter, Dagster, "
-        "dbt parse and start-up).",
+        "dbt exec = dbt's own elapsed time for models + dbt tests (2 threads); models/tests "
+        "sum = sum of per-node times; botmeter checks = the Dagster steps of botmeter's own "
+        "asset checks (great-expectations suites, reconciliations, freshness); publish = the "
+        "serving steps (published copy, dashboard); fixed = wall - all of these (interpreter, "
+        "Dagster, dbt parse and start-up, dagster-dbt event handling).",
         "",
-        "| run | wall s | landing s | dbt exec s | models sum s | checks sum s (n) | "
-        "fixed s | peak RSS MB | tree MB | CPU s | load |",
-        "|---" * 11 + "|",
+        "| run | wall s | landing s | dbt exec s | models sum s | dbt tests sum s (n) | "
+        "botmeter checks s (n) | publish s | fixed s | peak RSS MB | tree MB | CPU s | load |",
+        "|---" * 13 + "|",
     ]
 
     def build_row(label: str, b: dict | None) -> str:
         if not b:
-            return f"| {label} | not run | | | | | | | | | |"
+            return f"| {label} | not run | | | | | | | | | | | |"
         sp = b.get("split", {})
+        checks, n_checks, serving = step_groups(sp.get("steps", {}))
+        fixed = b["wall_s"] - b["landing_step_s"] - b["dbt_exec_s"] - checks - serving
         return (
             f"| {label} | {_f(b['wall_s'])} | {_f(b['landing_step_s'])} | "
             f"{_f(b['dbt_exec_s'])} | {_f(sp.get('dbt_models_sum_s'))} | "
             f"{_f(sp.get('dbt_tests_sum_s'))} ({sp.get('dbt_tests', '?')}) | "
-            f"{_f(b['fixed_s'])} | {_f(b['peak_rss_mb'], 0)} | {_f(b['tree_peak_mb'], 0)} | "
+            f"{_f(checks)} ({n_checks}) | {_f(serving)} | "
+            f"{_f(fixed)} | {_f(b['peak_rss_mb'], 0)} | {_f(b['tree_peak_mb'], 0)} | "
             f"{_f(b['cpu_s'])} | {_f(b['load_before'])} |"
         )
 
