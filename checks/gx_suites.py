@@ -452,14 +452,16 @@ def slice_query(
     suite: Suite,
     window: Window,
     columns: list[str] | None = None,
+    types: dict[str, str] | None = None,
 ) -> SliceQuery:
     """The rows a run over `window` can have changed, plus rows before the data start.
 
     `columns` narrows the frame to what the expectations read (plus the table's first `*_id`
     column, which names a failing row in the sample): at 10M rows every extra string column
-    costs about a gigabyte of pandas memory.
+    costs about a gigabyte of pandas memory. `types`: the table's column types, if the
+    caller already has them.
     """
-    types = _column_types(con, suite.table)
+    types = types or _column_types(con, suite.table)
     time_col = suite.time_column or next(
         (c for c, t in types.items() if t.startswith(("DATE", "TIMESTAMP"))), None
     )
@@ -506,17 +508,6 @@ def _covers_every_landed_date(con: duckdb.DuckDBPyConnection, window: Window) ->
         "select min(arrival_date), max(arrival_date) from raw.load_audit"
     ).fetchone()
     return first is not None and window.first <= first and window.last >= last
-
-
-def slice_frame(
-    con: duckdb.DuckDBPyConnection,
-    suite: Suite,
-    window: Window,
-    columns: list[str] | None = None,
-) -> tuple[pd.DataFrame, str]:
-    """The whole slice as one DataFrame (small slices and tests; `run_suite` chunks)."""
-    query = slice_query(con, suite, window, columns)
-    return query.frame(con), query.label
 
 
 # ---------------------------------------------------------------------------- running
@@ -610,11 +601,7 @@ def validate_frame(
     ]
     sample = records(frame.loc[sample_idx], settings.sample_rows) if sample_idx else []
     broken = [e for e in per_expectation if not e["success"]]
-    summary = (
-        f"{len(wanted)} expectations passed on {len(frame)} rows"
-        if run.success
-        else _failure_summary(broken, len(wanted), len(frame))
-    )
+    summary = _summary(broken, len(wanted), len(frame))
     details = {"rows_validated": len(frame), "expectations": per_expectation}
     if docs_page is not None:
         details["data_docs"] = str(docs_page)
@@ -688,7 +675,7 @@ def run_suite(
     _TYPES.clear()
     _TYPES.update(types)
     needed = set().union(*(_columns_of(e) for e in suite.expectations(settings, list(types))))
-    query = slice_query(con, suite, window, columns=sorted(needed))
+    query = slice_query(con, suite, window, columns=sorted(needed), types=types)
     rows = query.count(con)
     chunks = max(1, -(-rows // settings.gx_chunk_rows))
     docs_dir = docs_root(con) / suite.name if build_docs else None
@@ -696,7 +683,7 @@ def run_suite(
     for chunk in range(chunks):
         frame = query.frame(con, chunk, chunks)
         # Data Docs of the first failing chunk only: one page per suite, as without chunks.
-        docs = docs_dir if not any(not o.passed for o in outcomes) else None
+        docs = docs_dir if all(o.passed for o in outcomes) else None
         outcomes.append(validate_frame(suite, frame, settings, docs, types=types))
         del frame
     outcome = outcomes[0] if chunks == 1 else merge_chunk_outcomes(suite, outcomes, settings)
@@ -722,12 +709,9 @@ def merge_chunk_outcomes(
         per_expectation.append(merged)
     passed = all(o.passed for o in outcomes)
     broken = [e for e in per_expectation if not e["success"]]
-    if not per_expectation:
-        summary = outcomes[0].summary
-    elif passed:
-        summary = f"{len(per_expectation)} expectations passed on {rows} rows"
-    else:
-        summary = _failure_summary(broken, len(per_expectation), rows)
+    summary = (
+        _summary(broken, len(per_expectation), rows) if per_expectation else outcomes[0].summary
+    )
     details: dict = {"rows_validated": rows, "expectations": per_expectation}
     docs = next((o.details["data_docs"] for o in outcomes if "data_docs" in o.details), None)
     if docs is not None:
@@ -743,7 +727,10 @@ def merge_chunk_outcomes(
     )
 
 
-def _failure_summary(broken: list[dict], total: int, rows: int) -> str:
+def _summary(broken: list[dict], total: int, rows: int) -> str:
+    """The outcome's one-line summary: pass, or which expectations failed and how often."""
+    if not broken:
+        return f"{total} expectations passed on {rows} rows"
     return (
         f"{len(broken)} of {total} expectations failed on {rows} rows ("
         + ", ".join(
@@ -760,7 +747,6 @@ __all__ = [
     "SUITES_BY_NAME",
     "Suite",
     "run_suite",
-    "slice_frame",
     "slice_query",
     "validate_frame",
     "columns",
