@@ -1,6 +1,8 @@
 {#- Every non-impression event of the changed keys at or after their replace bound, with the
     session whose window holds it (null when outside every window). On a full refresh: all
-    events. Downstream marts recompute from this relation only. -#}
+    events. Downstream marts recompute from this relation only, so it carries only the columns
+    they read: the ASOF join sorts every column it carries (15 s -> 9 s at 10M without the
+    payload columns such as properties). -#}
 
 with
 
@@ -28,20 +30,9 @@ scoped_events as (
         events.customer_id,
         events.channel,
         events.bot_name,
-        events.bot_version,
         events.conversation_id,
-        events.actor,
         events.is_user_activity,
-        events.intent,
-        events.confidence,
-        events.is_fallback,
-        events.api_name,
-        events.status_code,
-        events.latency_ms,
-        events.ticket_id,
-        events.kpi_name,
-        events.kpi_value,
-        events.properties
+        events.ticket_id
     from events
     inner join ranges
         on events.account_id = ranges.account_id

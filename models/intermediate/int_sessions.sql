@@ -19,7 +19,8 @@
 
 with
 
-staged_events as (
+staged_events as not materialized (
+    {#- read twice (user events, first event attributes): scanned, not copied into a CTE -#}
     select * from {{ ref('stg_botmeter__events') }}
 ),
 

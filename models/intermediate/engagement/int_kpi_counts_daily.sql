@@ -25,6 +25,9 @@
 
 {%- set scoped = engagement_kpi_counts_are_current() %}
 
+{#- events and scoped_events are read by several CTEs: `not materialized` keeps DuckDB from
+    copying every staged event into a temporary CTE result first (19 s -> 7 s at 10M). #}
+
 with
 
 definitions as (
@@ -35,7 +38,7 @@ filters as (
     select * from {{ engagement_kpi_config_relation('kpi_filters') }}
 ),
 
-events as (
+events as not materialized (
     select * from {{ ref('stg_botmeter__events') }}
 ),
 
@@ -104,7 +107,7 @@ part_specs as (
             and where_clause.clause = 'where'
 ),
 
-scoped_events as (
+scoped_events as not materialized (
     {{ engagement_changed_days('events', 'event_date', enabled=scoped) }}
 ),
 
