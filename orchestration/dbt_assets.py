@@ -4,7 +4,12 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from pydantic import Field
 
-from orchestration.dbt_project import botmeter_dbt_project, dbt_executable, dbt_run_vars
+from orchestration.dbt_project import (
+    botmeter_dbt_project,
+    dbt_executable,
+    dbt_run_vars,
+    prune_invocation_folders,
+)
 from orchestration.kpi_config import load_kpi_definitions
 from orchestration.partitions import daily_arrival_partitions
 from orchestration.resources import WarehouseResource
@@ -57,7 +62,11 @@ def botmeter_dbt_models(
     with warehouse.connection() as con:
         load_kpi_definitions(con, kpi_config_path())
     with warehouse.dbt_environment():
-        yield from dbt.cli(dbt_build_args(context, config), context=context).stream()
+        invocation = dbt.cli(dbt_build_args(context, config), context=context)
+        try:
+            yield from invocation.stream()
+        finally:
+            prune_invocation_folders(invocation.target_path)
 
 
 def dbt_resource() -> DbtCliResource:

@@ -20,6 +20,8 @@ from dagster_dbt import DbtProject
 from orchestration.settings import PROJECT_ROOT, WAREHOUSE_ENV, warehouse_path
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+# dbt invocation folders kept under target/ (compiled SQL and run_results.json of recent runs).
+KEPT_INVOCATION_FOLDERS = 10
 
 
 def dbt_executable() -> str:
@@ -71,6 +73,25 @@ def prepare_manifest(
         for name in (PARTIAL_PARSE_FILE, "manifest.json"):  # the manifest last
             if (Path(private) / name).exists():
                 os.replace(Path(private) / name, target / name)
+
+
+def prune_invocation_folders(current: Path, keep: int = KEPT_INVOCATION_FOLDERS) -> list[Path]:
+    """Remove all but the newest `keep` dbt invocation folders beside `current`.
+
+    dagster-dbt gives every `dbt build` its own `target/<op>-<run>-<uuid>/` (compiled SQL, run
+    results, logs: megabytes each) and never removes one, so a daily schedule grows target/
+    by a folder a day. Folders of other ops and dbt's own files are left alone.
+    """
+    prefix = current.name.split("-", 1)[0] + "-"
+    folders = sorted(
+        (p for p in current.parent.glob(prefix + "*") if p.is_dir() and p != current),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    removed = folders[max(keep - 1, 0) :]
+    for old in removed:
+        shutil.rmtree(old, ignore_errors=True)
+    return removed
 
 
 @cache

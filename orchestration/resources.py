@@ -13,6 +13,10 @@ import duckdb
 from orchestration import settings
 
 MEMORY_LIMIT_ENV = "BOTMETER_MEMORY_LIMIT"
+# DuckDB's buffer limit in every process botmeter starts (dbt's default is in profiles.yml).
+# A process also holds memory outside the buffer (Python, pandas frames of the checks):
+# 2.5GB keeps the largest botmeter process under 4 GB at 10M events (benchmarks/FINDINGS.md).
+DEFAULT_MEMORY_LIMIT = "2.5GB"
 
 
 class WarehouseLockedError(RuntimeError):
@@ -38,11 +42,11 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
 def apply_session_settings(
     con: duckdb.DuckDBPyConnection, spill_dir: Path | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """UTC and botmeter's memory limit ($BOTMETER_MEMORY_LIMIT, default 4GB) on any DuckDB
+    """UTC and botmeter's memory limit ($BOTMETER_MEMORY_LIMIT, default 2.5GB) on any DuckDB
     connection botmeter opens, so big runs spill to disk instead of taking 80% of RAM.
     An in-memory connection needs `spill_dir` to have somewhere to spill."""
     con.execute("set TimeZone = 'UTC'")
-    con.execute("set memory_limit = ?", [os.environ.get(MEMORY_LIMIT_ENV, "4GB")])
+    con.execute("set memory_limit = ?", [os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)])
     if spill_dir is not None:
         con.execute("set temp_directory = ?", [str(spill_dir)])
     return con

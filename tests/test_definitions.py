@@ -107,3 +107,38 @@ if __name__ == "__main__":
     SNAPSHOT.parent.mkdir(exist_ok=True)
     SNAPSHOT.write_text(json.dumps(_asset_graph(), indent=2) + "\n")
     print(f"wrote {SNAPSHOT}")
+
+
+def test_old_dbt_invocation_folders_are_pruned(tmp_path):
+    import os
+
+    from orchestration.dbt_project import prune_invocation_folders
+
+    folders = []
+    for i in range(14):
+        folder = tmp_path / f"botmeter_dbt_models-run{i:02d}-abc"
+        folder.mkdir()
+        (folder / "run_results.json").write_text("{}")
+        os.utime(folder, (1_000_000 + i, 1_000_000 + i))
+        folders.append(folder)
+    other = tmp_path / "other_op-run00-abc"
+    other.mkdir()
+    (tmp_path / "manifest.json").write_text("{}")
+    current = folders[0]  # the running invocation is kept even though it is the oldest
+
+    removed = prune_invocation_folders(current, keep=5)
+
+    kept = sorted(p.name for p in tmp_path.glob("botmeter_dbt_models-*"))
+    assert kept == sorted([current.name, *(f.name for f in folders[10:])])
+    assert sorted(removed) == sorted(folders[1:10])
+    assert other.is_dir() and (tmp_path / "manifest.json").exists()
+
+
+def test_dbt_profile_uses_the_same_default_memory_limit_as_botmeter():
+    import yaml
+
+    from orchestration.resources import DEFAULT_MEMORY_LIMIT, MEMORY_LIMIT_ENV
+
+    profile = yaml.safe_load((PROJECT_ROOT / "dbt_project" / "profiles.yml").read_text())
+    setting = profile["botmeter"]["outputs"]["dev"]["settings"]["memory_limit"]
+    assert setting == f"{{{{ env_var('{MEMORY_LIMIT_ENV}', '{DEFAULT_MEMORY_LIMIT}') }}}}"
