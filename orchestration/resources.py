@@ -14,9 +14,10 @@ from orchestration import settings
 
 MEMORY_LIMIT_ENV = "BOTMETER_MEMORY_LIMIT"
 # DuckDB's buffer limit in every process botmeter starts (dbt's default is in profiles.yml).
-# A process also holds memory outside the buffer (Python, pandas frames of the checks):
-# 2.5GB keeps the largest botmeter process under 4 GB at 10M events (benchmarks/FINDINGS.md).
-DEFAULT_MEMORY_LIMIT = "2.5GB"
+# 2.5GB was measured at 10M events: slower (full build 324 s, int_sessions spilling) and the
+# largest process still peaked at 5.2 GB, so the limit is not what sets the peak
+# (benchmarks/FINDINGS.md, section A).
+DEFAULT_MEMORY_LIMIT = "4GB"
 
 
 class WarehouseLockedError(RuntimeError):
@@ -42,7 +43,7 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
 def apply_session_settings(
     con: duckdb.DuckDBPyConnection, spill_dir: Path | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """UTC and botmeter's memory limit ($BOTMETER_MEMORY_LIMIT, default 2.5GB) on any DuckDB
+    """UTC and botmeter's memory limit ($BOTMETER_MEMORY_LIMIT, default 4GB) on any DuckDB
     connection botmeter opens, so big runs spill to disk instead of taking 80% of RAM.
     An in-memory connection needs `spill_dir` to have somewhere to spill."""
     con.execute("set TimeZone = 'UTC'")
