@@ -750,9 +750,11 @@ def targets(r: dict) -> list[str]:
         fig = f"not run at 10M; 1M took {one['wall_s']:.0f}s" if one else "not run"
         rows.append(f"| 10M full build < 180 s wall, < 4 GB | {fig} | not measured |")
     f50 = (sizes.get("50M") or {}).get("full_build")
-    # botmeter sets DuckDB's memory_limit from $BOTMETER_MEMORY_LIMIT (default 4GB, the
-    # target's limit) for landing, checks, publish and dbt.
-    limit = os.environ.get("BOTMETER_MEMORY_LIMIT", "default")
+    # $BOTMETER_MEMORY_LIMIT is each process's budget: dbt's DuckDB limit, and twice the
+    # limit of botmeter's own connections (landing, checks, publish).
+    from orchestration.resources import memory_limit
+
+    limit = memory_limit()
     fig50 = f"{f50['wall_s']:.0f}s with memory_limit {limit}" if f50 else "not run"
     rows.append(
         f"| 50M completes with memory_limit <= 4 GB | {fig50} | "

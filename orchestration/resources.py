@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,13 +12,51 @@ import dagster as dg
 import duckdb
 
 from orchestration import settings
+from orchestration.memory import release_freed_memory
 
 MEMORY_LIMIT_ENV = "BOTMETER_MEMORY_LIMIT"
-# DuckDB's buffer limit in every process botmeter starts (dbt's default is in profiles.yml).
-# 2.5GB was measured at 10M events: slower (full build 324 s, int_sessions spilling) and the
-# largest process still peaked at 5.2 GB, so the limit is not what sets the peak
-# (benchmarks/FINDINGS.md, section A).
-DEFAULT_MEMORY_LIMIT = "4GB"
+# The memory budget of each process botmeter starts: dbt's DuckDB gets all of it (its default
+# is in profiles.yml; a test keeps the two equal). botmeter's own process also holds Dagster,
+# landing batches and the GX check frames, so its DuckDB connections get half of it
+# (own_memory_limit). At 10M events 3GB keeps every process, and the two together, under
+# 4 GiB; the dbt build takes 81 s at 3GB against 77 s at 4GB (benchmarks/FINDINGS.md, A).
+DEFAULT_MEMORY_LIMIT = "3GB"
+
+_UNITS = {
+    "b": 1,
+    "bytes": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+
+
+def memory_limit() -> str:
+    """The per-process budget: $BOTMETER_MEMORY_LIMIT, read at run time, or the default."""
+    return os.environ.get(MEMORY_LIMIT_ENV, "").strip() or DEFAULT_MEMORY_LIMIT
+
+
+def parse_memory_size(text: str) -> int:
+    """Bytes of a DuckDB-style size ('4GB', '3.5 GB', '4096MiB'; KB..TB are powers of 1000,
+    KiB..TiB powers of 1024, as in DuckDB)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    unit = match.group(2).lower() if match else ""
+    if not match or (unit and unit not in _UNITS):
+        raise ValueError(
+            f"{MEMORY_LIMIT_ENV}={text!r} is not a memory size: use e.g. 4GB, 3.5GB or 4096MiB"
+        )
+    return int(float(match.group(1)) * _UNITS[unit or "b"])
+
+
+def own_memory_limit() -> str:
+    """DuckDB's limit inside botmeter's own process: half the budget, at least 256 MB."""
+    half = max(parse_memory_size(memory_limit()) // 2, 256 * 10**6)
+    return f"{half // 10**6}MB"
 
 
 class WarehouseLockedError(RuntimeError):
@@ -43,11 +82,11 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
 def apply_session_settings(
     con: duckdb.DuckDBPyConnection, spill_dir: Path | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """UTC and botmeter's memory limit ($BOTMETER_MEMORY_LIMIT, default 4GB) on any DuckDB
-    connection botmeter opens, so big runs spill to disk instead of taking 80% of RAM.
+    """UTC and botmeter's memory limit (`own_memory_limit`) on any DuckDB connection botmeter
+    opens, so big runs spill to disk instead of taking 80% of RAM.
     An in-memory connection needs `spill_dir` to have somewhere to spill."""
     con.execute("set TimeZone = 'UTC'")
-    con.execute("set memory_limit = ?", [os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)])
+    con.execute("set memory_limit = ?", [own_memory_limit()])
     if spill_dir is not None:
         con.execute("set temp_directory = ?", [str(spill_dir)])
     return con
@@ -73,6 +112,7 @@ class WarehouseResource(dg.ConfigurableResource):
             yield con
         finally:
             con.close()
+            release_freed_memory()  # pages DuckDB and the step freed, before the next step
 
     @contextlib.contextmanager
     def dbt_environment(self) -> Iterator[None]:

@@ -242,6 +242,23 @@ def test_chunked_validation_counts_exactly_what_one_frame_counts(con, suite, dam
     assert 0 < len(chunked.sample) <= CheckSettings().sample_rows
 
 
+def test_validated_frame_is_freed_after_the_suite(con):
+    """GX keeps its newest context alive module-wide; its datasource must not keep the
+    validated DataFrame too (at 10M events that held 1-2 GB through the dbt step)."""
+    import gc
+    import weakref
+
+    from checks.gx_suites import SUITES_BY_NAME, validate_frame
+
+    frame = con.sql("select event_id, event_type, actor, channel from raw.events").df()
+    alive = weakref.ref(frame)
+    outcome = validate_frame(SUITES_BY_NAME["raw_events_value_rules"], frame, CheckSettings())
+    assert outcome.details["rows_validated"] == len(frame) > 0
+    del frame
+    gc.collect()
+    assert alive() is None
+
+
 def test_misspelt_check_setting_is_refused(tmp_path):
     from checks.settings import ConfigError, load_check_settings
 

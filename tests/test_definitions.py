@@ -142,3 +142,28 @@ def test_dbt_profile_uses_the_same_default_memory_limit_as_botmeter():
     profile = yaml.safe_load((PROJECT_ROOT / "dbt_project" / "profiles.yml").read_text())
     setting = profile["botmeter"]["outputs"]["dev"]["settings"]["memory_limit"]
     assert setting == f"{{{{ env_var('{MEMORY_LIMIT_ENV}', '{DEFAULT_MEMORY_LIMIT}') }}}}"
+
+
+def test_memory_budget_sizes_and_botmeter_s_half(monkeypatch):
+    import pytest
+
+    from orchestration.resources import (
+        MEMORY_LIMIT_ENV,
+        memory_limit,
+        own_memory_limit,
+        parse_memory_size,
+    )
+
+    assert parse_memory_size("4GB") == 4 * 10**9
+    assert parse_memory_size(" 3.5 gb ") == 3_500_000_000
+    assert parse_memory_size("4096MiB") == 4 * 2**30
+    assert parse_memory_size("1000") == 1000
+    for bad in ("4 GBs", "-1GB", "lots", "80%"):
+        with pytest.raises(ValueError, match=MEMORY_LIMIT_ENV):
+            parse_memory_size(bad)
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, "3GB")
+    assert (memory_limit(), own_memory_limit()) == ("3GB", "1500MB")
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, "100MB")
+    assert own_memory_limit() == "256MB"  # floor: DuckDB needs room to run at all
+    monkeypatch.delenv(MEMORY_LIMIT_ENV)
+    assert memory_limit() == "3GB"
