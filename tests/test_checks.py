@@ -259,6 +259,41 @@ def test_validated_frame_is_freed_after_the_suite(con):
     assert alive() is None
 
 
+def test_chunks_are_read_ahead_in_order_and_at_most_two_are_alive(con, monkeypatch):
+    """The next chunk is fetched while this one is validated; chunks still arrive in key
+    order and a validated chunk is not kept alive by the read-ahead."""
+    import gc
+    import weakref
+
+    from checks import gx_suites
+
+    fetched: list[tuple[int, weakref.ref]] = []
+    alive_at_validation: list[int] = []
+    validated: list[int] = []
+    real_frame, real_validate = gx_suites.SliceQuery.frame, gx_suites.validate_frame
+
+    def frame(self, con, chunk=0, chunks=1):
+        result = real_frame(self, con, chunk, chunks)
+        fetched.append((chunk, weakref.ref(result)))
+        return result
+
+    def validate(suite, frame, *args, **kwargs):
+        gc.collect()
+        alive_at_validation.append(sum(ref() is not None for _, ref in fetched))
+        validated.append(next(c for c, ref in fetched if ref() is frame))
+        return real_validate(suite, frame, *args, **kwargs)
+
+    monkeypatch.setattr(gx_suites.SliceQuery, "frame", frame)
+    monkeypatch.setattr(gx_suites, "validate_frame", validate)
+    rows = con.execute("select count(*) from raw.events").fetchone()[0]
+    settings = CheckSettings(gx_chunk_rows=max(1, rows // 5))
+    outcome = run_suite(con, "raw_events_value_rules", EVERYTHING, settings, build_docs=False)
+    chunks = outcome.details["chunks"]
+    assert chunks >= 5 and outcome.details["rows_validated"] == rows
+    assert validated == list(range(chunks))
+    assert 1 <= max(alive_at_validation) <= 2
+
+
 def test_misspelt_check_setting_is_refused(tmp_path):
     from checks.settings import ConfigError, load_check_settings
 
