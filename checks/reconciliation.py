@@ -238,6 +238,9 @@ def session_assignment(
             name, True, BLOCKING, "session marts not built yet: skipped", details={"skipped": True}
         )
     since = affected_from(con, window)
+    # One pass over the located events, grouped by (session, conversation): the three
+    # checks read that small result instead of a 10M-row CTE that DuckDB materializes
+    # because it is read three times (13 s -> 7 s at 10M events).
     sql = """
         with sessions as (
             select session_id, account_id, bot_id, customer_id, session_start_at,
@@ -251,19 +254,32 @@ def session_assignment(
             where event_type <> 'impression' and occurred_at >= ?
         ),
         located as (
-            select ev.*, case when ev.occurred_at < s.session_window_end_at then s.session_id end
+            select ev.event_id, ev.event_type, ev.conversation_id, ev.ticket_id,
+                   case when ev.occurred_at < s.session_window_end_at then s.session_id end
                    as expected_session_id
             from events ev
             asof left join sessions s
               on ev.account_id = s.account_id and ev.bot_id = s.bot_id
              and ev.customer_id = s.customer_id and ev.occurred_at >= s.session_start_at
         ),
-        in_window as (select * from located where expected_session_id is not null),
+        assigned as (
+            select expected_session_id, conversation_id, count(*) as events,
+                   min(event_id) as first_event_id,
+                   list({'event_id': event_id, 'ticket_id': ticket_id})
+                       filter (where event_type = 'ticket_created') as ticket_events
+            from located
+            where expected_session_id is not null
+            group by expected_session_id, conversation_id
+        ),
         event_counts as (
-            select s.session_id, s.event_count, count(iw.event_id) as events_in_window
-            from sessions s left join in_window iw on iw.expected_session_id = s.session_id
+            select s.session_id, s.event_count, coalesce(sum(a.events), 0) as events_in_window
+            from sessions s left join assigned a on a.expected_session_id = s.session_id
             where s.session_start_at >= ?
             group by s.session_id, s.event_count
+        ),
+        ticket_events as (
+            select expected_session_id, conversation_id, unnest(ticket_events, recursive := true)
+            from assigned where len(ticket_events) > 0
         ),
         problems as (
             select 'event count' as problem, session_id, null as conversation_id,
@@ -272,20 +288,18 @@ def session_assignment(
                    || events_in_window as detail
             from event_counts where event_count <> events_in_window
             union all
-            select distinct 'conversation not in bridge', iw.expected_session_id,
-                   iw.conversation_id, null, 'first unassigned event ' || min(iw.event_id)
-                   over (partition by iw.expected_session_id, iw.conversation_id)
-            from in_window iw
+            select 'conversation not in bridge', a.expected_session_id, a.conversation_id, null,
+                   'first unassigned event ' || a.first_event_id
+            from assigned a
             left join marts.bridge_session_conversations b
-              on b.session_id = iw.expected_session_id and b.conversation_id = iw.conversation_id
-            where iw.conversation_id is not null and b.session_id is null
+              on b.session_id = a.expected_session_id and b.conversation_id = a.conversation_id
+            where a.conversation_id is not null and b.session_id is null
             union all
-            select 'ticket not assigned', iw.expected_session_id, iw.conversation_id,
-                   iw.ticket_id, 'fct_tickets.session_id=' || coalesce(t.session_id, 'null')
-            from in_window iw
-            join marts.fct_tickets t on t.ticket_event_id = iw.event_id
-            where iw.event_type = 'ticket_created'
-              and t.session_id is distinct from iw.expected_session_id
+            select 'ticket not assigned', te.expected_session_id, te.conversation_id,
+                   te.ticket_id, 'fct_tickets.session_id=' || coalesce(t.session_id, 'null')
+            from ticket_events te
+            join marts.fct_tickets t on t.ticket_event_id = te.event_id
+            where t.session_id is distinct from te.expected_session_id
         )
         select * from problems order by problem, session_id
     """

@@ -188,9 +188,22 @@ def test_unassigned_ticket_and_conversation_fail_assignment(con):
         "and conversation_id = ?",
         list(pair),
     )
+    counted = con.execute(
+        "update marts.fct_sessions set event_count = event_count + 1 where session_id = "
+        "(select min(session_id) from marts.fct_sessions) returning session_id, event_count"
+    ).fetchone()
     outcome = session_assignment(con, EVERYTHING)
-    problems = {row["problem"] for row in outcome.sample}
-    assert not outcome.passed and {"ticket not assigned", "conversation not in bridge"} <= problems
+    problems = {row["problem"]: row for row in outcome.sample}
+    assert not outcome.passed and outcome.failed_count == 3
+    assert problems["ticket not assigned"]["ticket_id"] == ticket[0]
+    assert problems["ticket not assigned"]["detail"] == "fct_tickets.session_id=null"
+    bridge = problems["conversation not in bridge"]
+    assert (bridge["session_id"], bridge["conversation_id"]) == pair
+    assert bridge["detail"].startswith("first unassigned event ")
+    assert problems["event count"]["session_id"] == counted[0]
+    assert problems["event count"]["detail"] == (
+        f"fct_sessions.event_count={counted[1]}, events in window={counted[1] - 1}"
+    )
 
 
 def test_value_rules_warn_without_blocking(con):
