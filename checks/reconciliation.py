@@ -101,7 +101,7 @@ def staging_balance(
         )
     where, params = _arrival_filter(window, "arrival_date")
     sql = f"""
-        with raw_copies as (
+        with raw_copies as not materialized (  -- read twice: a scan beats a 10M-row copy
             select arrival_date, event_id, source_file, line_number
             from raw.events where {where}
         ),
