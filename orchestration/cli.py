@@ -137,12 +137,7 @@ def execute_job(
 
     run_vars = None if full_refresh else dbt_run_vars(first.isoformat(), last.isoformat())
     prepare_manifest(botmeter_dbt_project(), warehouse, run_vars)
-    import great_expectations  # noqa: F401 - the checks use it: imported before the freeze
-
     from orchestration.definitions import defs
-    from orchestration.memory import freeze_long_lived_objects
-
-    freeze_long_lived_objects()
 
     job = defs.resolve_job_def("botmeter_daily")
     run_config = {

@@ -12,7 +12,7 @@ import dagster as dg
 import duckdb
 
 from orchestration import settings
-from orchestration.memory import release_freed_memory
+from orchestration.memory import freeze_long_lived_objects, release_freed_memory
 
 MEMORY_LIMIT_ENV = "BOTMETER_MEMORY_LIMIT"
 # The memory budget of each process botmeter starts: dbt's DuckDB gets all of it (its default
@@ -104,6 +104,14 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def resolved_landing(self) -> Path:
         return settings.landing_path(self.landing_path or None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Once per run, before its first step: every module the steps use is imported by
+        now (great-expectations too), so freeze them out of the garbage collector's scans;
+        `connection` collects after every step (see orchestration/memory.py)."""
+        import great_expectations  # noqa: F401 - the check steps use it
+
+        freeze_long_lived_objects()
 
     @contextlib.contextmanager
     def connection(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:

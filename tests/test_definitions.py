@@ -169,16 +169,18 @@ def test_memory_budget_sizes_and_botmeter_s_half(monkeypatch):
     assert memory_limit() == "3GB"
 
 
-def test_freezing_long_lived_objects_keeps_collection_working():
-    """After the freeze, a collection scans only newer objects, and a cycle made later (as
-    GX's validators are, around a DataFrame) is still freed. In a child process: the freeze
-    is for good."""
+def test_a_run_freezes_imported_objects_and_collection_still_works():
+    """Initialising the warehouse resource (once per run) freezes what is imported; after
+    that a collection scans only newer objects, and a cycle made later (as GX's validators
+    are, around a DataFrame) is still freed. In a child process: the freeze is for good."""
     code = """
 import gc, weakref
-from orchestration.memory import freeze_long_lived_objects, release_freed_memory
-import dagster  # noqa: F401 - something sizeable to freeze
-freeze_long_lived_objects()
-frozen = gc.get_freeze_count()
+import dagster as dg
+from orchestration.memory import release_freed_memory
+from orchestration.resources import WarehouseResource
+assert gc.get_freeze_count() == 0
+with dg.build_resources({"warehouse": WarehouseResource()}):
+    frozen = gc.get_freeze_count()
 class Node: pass
 a, b = Node(), Node()
 a.other, b.other = b, a
