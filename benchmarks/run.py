@@ -391,18 +391,26 @@ class Bench:
                 "--end",
                 (last - dt.timedelta(days=1)).isoformat(),
             )
-            inc = self.botmeter_run(
-                f"increment on {hist}d",
-                landing,
-                wh,
-                "--start",
-                last.isoformat(),
-                "--end",
-                last.isoformat(),
-            )
+            # Re-landing the same day is idempotent, so the increment is measured several
+            # times: its data work is a few seconds, where one noisy run swings the ratio
+            # between histories by 30%. The run with the median data work is reported.
+            runs = [
+                self.botmeter_run(
+                    f"increment on {hist}d ({k + 1}/{self.args.increment_repeats})",
+                    landing,
+                    wh,
+                    "--start",
+                    last.isoformat(),
+                    "--end",
+                    last.isoformat(),
+                )
+                for k in range(self.args.increment_repeats)
+            ]
+            inc = sorted(runs, key=lambda run: run["data_work_s"])[(len(runs) - 1) // 2]
             self.results["increment"][f"{hist}d"] = {
                 "history_build": build,
                 "increment": inc,
+                "data_work_runs_s": [run["data_work_s"] for run in runs],
                 "events_per_day": per_day,
             }
             if not self.args.keep:
@@ -618,18 +626,22 @@ def render(r: dict) -> str:
         out += [
             f"One new arrival day (with its late events) on top of N days of history, "
             f"generated at {per_day:,} events/day (small so that 360 days fit the time "
-            "budget). data work = landing step + dbt exec.",
+            "budget). data work = landing step + dbt exec. The increment is run several times "
+            "(the same day re-landed); the row is the run with the median data work, and the "
+            "last column lists every run's.",
             "",
             "| history | history build wall s | increment wall s | landing s | dbt exec s "
-            "| data work s | fixed s | peak RSS MB |",
-            "|---|---|---|---|---|---|---|---|",
+            "| data work s | fixed s | peak RSS MB | data work of each run s |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for h, v in inc.items():
             i = v["increment"]
+            each = ", ".join(_f(x, 2) for x in v.get("data_work_runs_s", [i["data_work_s"]]))
             out.append(
                 f"| {h} | {_f(v['history_build']['wall_s'])} | {_f(i['wall_s'])} | "
                 f"{_f(i['landing_step_s'])} | {_f(i['dbt_exec_s'])} | "
-                f"{_f(i['data_work_s'])} | {_f(i['fixed_s'])} | {_f(i['peak_rss_mb'], 0)} |"
+                f"{_f(i['data_work_s'])} | {_f(i['fixed_s'])} | {_f(i['peak_rss_mb'], 0)} | "
+                f"{each} |"
             )
         for h, v in inc.items():
             models = v["increment"].get("split", {}).get("dbt_models", {})
@@ -732,7 +744,8 @@ def targets(r: dict) -> list[str]:
         a, b = inc["30d"]["increment"]["data_work_s"], inc["360d"]["increment"]["data_work_s"]
         rows.append(
             f"| increment data work on 360d within 25% of 30d | {b:.2f}s vs {a:.2f}s "
-            f"({(b / max(a, 1e-9) - 1) * 100:+.0f}%) | {verdict(b <= 1.25 * a)} |"
+            f"({(b / max(a, 1e-9) - 1) * 100:+.0f}%; median runs of "
+            f"{len(inc['360d'].get('data_work_runs_s', [b]))}) | {verdict(b <= 1.25 * a)} |"
         )
     else:
         rows.append("| increment data work on 360d within 25% of 30d | - | not measured |")
@@ -803,6 +816,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--history-days", default="30,360")
     p.add_argument("--increment-events-per-day", type=int, default=3000)
+    p.add_argument(
+        "--increment-repeats",
+        type=int,
+        default=3,
+        help="times each daily increment is run (the median run is reported)",
+    )
     p.add_argument(
         "--skip",
         default="",

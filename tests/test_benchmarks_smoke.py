@@ -50,3 +50,25 @@ def test_benchmark_command_writes_results(tmp_path: Path) -> None:
     assert sess["counts_equal"], sess["counts"]
     assert sess["bare"]["sessions"] == sess["pandas"]["sessions"] > 0
     assert data["impressions"]["heavy_rows"] == 10_000
+
+
+def test_increment_verdict_uses_the_median_runs() -> None:
+    """The increment is run several times; the verdict compares the median runs, so one
+    noisy run on either history cannot decide it."""
+    from benchmarks.run import targets
+
+    def history(runs: list[float]) -> dict:
+        median = sorted(runs)[(len(runs) - 1) // 2]
+        return {"increment": {"data_work_s": median}, "data_work_runs_s": runs}
+
+    def verdict_row(r: dict) -> str:
+        return next(row for row in targets(r) if row.startswith("| increment data work"))
+
+    r = {
+        "sizes": {},
+        "increment": {"30d": history([5.0, 5.2, 5.4]), "360d": history([6.2, 9.9, 6.0])},
+    }
+    row = verdict_row(r)
+    assert "6.20s vs 5.20s (+19%; median runs of 3)" in row and row.endswith("**met** |")
+    r["increment"]["360d"] = history([6.6, 9.9, 7.0])
+    assert verdict_row(r).endswith("**NOT met** |")
