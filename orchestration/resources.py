@@ -12,7 +12,11 @@ import dagster as dg
 import duckdb
 
 from orchestration import settings
-from orchestration.memory import freeze_long_lived_objects, release_freed_memory
+from orchestration.memory import (
+    freeze_long_lived_objects,
+    release_freed_memory,
+    thaw_long_lived_objects,
+)
 
 MEMORY_LIMIT_ENV = "BOTMETER_MEMORY_LIMIT"
 # The memory budget of each process botmeter starts: dbt's DuckDB gets all of it (its default
@@ -112,6 +116,9 @@ class WarehouseResource(dg.ConfigurableResource):
         import great_expectations  # noqa: F401 - the check steps use it
 
         freeze_long_lived_objects()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        thaw_long_lived_objects()
 
     @contextlib.contextmanager
     def connection(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -170,26 +170,28 @@ def test_memory_budget_sizes_and_botmeter_s_half(monkeypatch):
 
 
 def test_a_run_freezes_imported_objects_and_collection_still_works():
-    """Initialising the warehouse resource (once per run) freezes what is imported; after
-    that a collection scans only newer objects, and a cycle made later (as GX's validators
-    are, around a DataFrame) is still freed. In a child process: the freeze is for good."""
+    """The warehouse resource freezes what is imported when a run's resources are set up and
+    thaws it when they are torn down. Meanwhile a collection scans only newer objects, and
+    a cycle made then (as GX's validators are, around a DataFrame) is still freed. In a
+    child process, so the test worker is never frozen."""
     code = """
 import gc, weakref
 import dagster as dg
 from orchestration.memory import release_freed_memory
 from orchestration.resources import WarehouseResource
 assert gc.get_freeze_count() == 0
+class Node: pass
 with dg.build_resources({"warehouse": WarehouseResource()}):
     frozen = gc.get_freeze_count()
-class Node: pass
-a, b = Node(), Node()
-a.other, b.other = b, a
-alive = weakref.ref(a)
-del a, b
-release_freed_memory()
-print(frozen, alive() is None, len(gc.get_objects()) < frozen // 10)
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    alive = weakref.ref(a)
+    del a, b
+    release_freed_memory()
+    scanned = len(gc.get_objects())
+print(frozen, alive() is None, scanned < frozen // 10, gc.get_freeze_count() == 0)
 """
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT
     ).stdout.split()
-    assert int(out[0]) > 10_000 and out[1:] == ["True", "True"]
+    assert int(out[0]) > 10_000 and out[1:] == ["True", "True", "True"]
