@@ -25,7 +25,7 @@ def release_freed_memory() -> None:
 
 
 def freeze_long_lived_objects() -> None:
-    """Take every object alive now out of the cyclic collector's scans, for good.
+    """Take every object alive now out of the cyclic collector's scans until thawed.
 
     Call it once the process has imported what it runs with (Dagster, the definitions, dbt's
     manifest, great-expectations): about 480k objects that live as long as the process.
