@@ -87,6 +87,15 @@ REJECTIONS = [
         "ticket_id",
     ),
     (json.dumps({**OK, "customer_id": {"id": 1}}), "invalid_field", "customer_id"),
+    # Several text fields of the wrong JSON type: the first in field order is named.
+    (
+        json.dumps({**OK, "intent": [1], "bot_name": True, "channel": {"x": 1}}),
+        "invalid_field",
+        "channel",
+    ),
+    (json.dumps({**OK, "kpi_name": False}), "invalid_field", "kpi_name"),
+    # A number is a valid id or label, never a timestamp.
+    (json.dumps({**OK, "occurred_at": 1646906400}), "invalid_timestamp", "1646906400"),
 ]
 
 
