@@ -312,6 +312,9 @@ def test_explain_view_matches_oracle(warehouses):
     assert (
         merged["new_session_reason"].fillna("") == merged["new_session_reason_oracle"].fillna("")
     ).all()
+    assert (merged["session_start_at"] == merged["session_start_at_oracle"]).all()
+    gaps = merged[["gap_seconds", "gap_seconds_oracle"]].astype("float64")
+    assert gaps["gap_seconds"].fillna(-1).eq(gaps["gap_seconds_oracle"].fillna(-1)).all()
     assert set(merged["new_session_reason"].dropna()) == {"first_activity", "inactivity_gap"}
     sessions = read_table(warehouses["full"], "fct_sessions")
     assert set(actual["session_id"]) == set(sessions["session_id"])

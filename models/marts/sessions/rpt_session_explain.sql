@@ -14,24 +14,17 @@ boundaries as (
     {{ user_events_with_boundaries('user_events') }}
 ),
 
-numbered as (
+with_start as (
+    -- The session's start is the latest session-starting event so far: the same ordering as
+    -- the boundaries, so no second sort by session (4.6 s -> 3.5 s at 10M events).
     select
         *,
-        sum(case when new_session_reason is not null then 1 else 0 end) over (
+        max(case when new_session_reason is not null then occurred_at end) over (
             partition by account_id, bot_id, customer_id
             order by occurred_at, event_id
             rows between unbounded preceding and current row
-        ) as session_number
-    from boundaries
-),
-
-with_start as (
-    select
-        *,
-        min(occurred_at) over (
-            partition by account_id, bot_id, customer_id, session_number
         ) as session_start_at
-    from numbered
+    from boundaries
 ),
 
 final as (
@@ -47,7 +40,10 @@ final as (
         conversation_id,
         occurred_at,
         previous_user_event_at,
-        {{ dbt.datediff('previous_user_event_at', 'occurred_at', 'second') }} as gap_seconds,  -- noqa: LT05
+        -- Exact seconds (599.999 is not 600: counting second boundaries showed a gap of 600 s
+        -- for an event that continued its session).
+        cast({{ dbt.datediff('previous_user_event_at', 'occurred_at', 'microsecond') }} as double)  -- noqa: LT05
+        / 1000000 as gap_seconds,
         new_session_reason,
         new_session_reason is not null as is_session_start
     from with_start
