@@ -265,8 +265,8 @@ def _classify_sql(arrival_date: dt.date) -> str:
     `json_extract_string`: numbers as written, objects and arrays as JSON); struct fields cost
     nothing to read, unlike the elements of a list of extracted values, which took a third of
     landing. The JSON types the rules need (a text field that is an object, array or boolean;
-    a timestamp that is not a string) come from one `json_type` list, tested once per line;
-    which field is wrong is looked up only for the lines that have one.
+    a timestamp that is not a string) come from one `json_type` list per line, and one lookup
+    gives the first text field of a wrong type.
     """
     struct = "{" + ", ".join(f'"{f}": "VARCHAR"' for f in FIELDS if f != "properties") + "}"
     typed_paths = _sql_list(f"$.{f}" for f in ("occurred_at", *TEXT_FIELDS))
@@ -282,7 +282,6 @@ def _classify_sql(arrival_date: dt.date) -> str:
         for etype, required in REQUIRED_BY_TYPE.items()
         for f in required
     )
-    not_text = _sql_list(_NOT_TEXT)
     arrival = f"date '{arrival_date.isoformat()}'"
     return f"""
     with parsed as (
@@ -303,7 +302,9 @@ def _classify_sql(arrival_date: dt.date) -> str:
         select
             source_file, line_number, line, bad_utf8, file_problem, obj,
             t[1] as j_occurred_at,
-            t[2:] as j_text,
+            list_position(
+                list_transform(t[2:], lambda j: j in {_sql_tuple(_NOT_TEXT)}), true
+            ) as bad_text,
             {fields}
         from extracted
     ),
@@ -330,10 +331,7 @@ def _classify_sql(arrival_date: dt.date) -> str:
                     else 'invalid_json|JSON is not an object'
                 end
                 {missing_common}
-                when list_has_any(j_text, {not_text})
-                    then 'invalid_field|' || {_sql_list(TEXT_FIELDS)}[list_position(
-                        list_transform(j_text, lambda j: j in {_sql_tuple(_NOT_TEXT)}), true
-                    )]
+                when bad_text > 0 then 'invalid_field|' || {_sql_list(TEXT_FIELDS)}[bad_text]
                 when s_event_type not in {_sql_tuple(EVENT_TYPES)}
                     then 'unknown_event_type|' || s_event_type
                 when j_occurred_at <> 'VARCHAR' or ts is null
