@@ -6,12 +6,14 @@ importing them, because the decorator reads target/manifest.json at import time.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -35,17 +37,23 @@ def dbt_run_vars(start: str, end: str) -> str:
     return json.dumps({"run_start_date": start, "run_end_date": end})
 
 
-def prepare_manifest(
-    project: DbtProject, warehouse: Path | None = None, dbt_vars: str | None = None
-) -> None:
-    """Parse the dbt project into target/manifest.json (needed before definitions load).
+DBT_PROJECT_DIR = PROJECT_ROOT
+DBT_PROFILES_DIR = PROJECT_ROOT / "dbt_project"
+DBT_TARGET_DIR = PROJECT_ROOT / "target"
 
-    BOTMETER_WAREHOUSE and --vars are set exactly as the later `dbt build` will see them:
-    dbt's partial parsing re-parses everything from scratch when either changed. The parse
-    runs in a private folder and its files are renamed into target/, so a process reading
-    the manifest at the same time never sees a half-written file.
+
+@contextlib.contextmanager
+def parsing_manifest(warehouse: Path | None = None, dbt_vars: str | None = None) -> Iterator[None]:
+    """Parse the dbt project into target/manifest.json while the block runs.
+
+    `dbt parse` runs in its own process (about 5 s, mostly one core), so the caller can import
+    what it needs meanwhile; the manifest is in place when the block exits, and a failed parse
+    raises there. BOTMETER_WAREHOUSE and --vars are set exactly as the later `dbt build` will
+    see them: dbt's partial parsing re-parses everything from scratch when either changed.
+    The parse writes into a private folder whose files are renamed into target/, so a process
+    reading the manifest at the same time never sees a half-written file.
     """
-    target = Path(project.target_path)
+    target = DBT_TARGET_DIR
     target.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, WAREHOUSE_ENV: str(warehouse_path(warehouse))}
     extra = ["--vars", dbt_vars] if dbt_vars else []
@@ -53,26 +61,34 @@ def prepare_manifest(
         state = target / PARTIAL_PARSE_FILE
         if state.exists():
             shutil.copy2(state, private)
-        subprocess.run(
-            [
-                dbt_executable(),
-                "parse",
-                "--quiet",
-                "--project-dir",
-                str(project.project_dir),
-                "--profiles-dir",
-                str(project.profiles_dir),
-                "--target-path",
-                private,
-                *extra,
-            ],
-            check=True,
-            cwd=project.project_dir,
-            env=env,
-        )
+        command = [
+            dbt_executable(),
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROFILES_DIR),
+            "--target-path",
+            private,
+            *extra,
+        ]
+        parse = subprocess.Popen(command, cwd=DBT_PROJECT_DIR, env=env)
+        try:
+            yield
+        finally:
+            returncode = parse.wait()
+        if returncode != 0:
+            raise subprocess.CalledProcessError(returncode, command)
         for name in (PARTIAL_PARSE_FILE, "manifest.json"):  # the manifest last
             if (Path(private) / name).exists():
                 os.replace(Path(private) / name, target / name)
+
+
+def prepare_manifest(warehouse: Path | None = None, dbt_vars: str | None = None) -> None:
+    """Parse the dbt project into target/manifest.json (needed before definitions load)."""
+    with parsing_manifest(warehouse, dbt_vars):
+        pass
 
 
 def prune_invocation_folders(current: Path, keep: int = KEPT_INVOCATION_FOLDERS) -> list[Path]:
@@ -98,11 +114,11 @@ def prune_invocation_folders(current: Path, keep: int = KEPT_INVOCATION_FOLDERS)
 def botmeter_dbt_project() -> DbtProject:
     """The dbt project at the repository root; the manifest is prepared on first use."""
     project = DbtProject(
-        project_dir=PROJECT_ROOT,
-        profiles_dir=PROJECT_ROOT / "dbt_project",
-        target_path=PROJECT_ROOT / "target",
+        project_dir=DBT_PROJECT_DIR,
+        profiles_dir=DBT_PROFILES_DIR,
+        target_path=DBT_TARGET_DIR,
     )
     project.prepare_if_dev()
     if not project.manifest_path.exists():
-        prepare_manifest(project)
+        prepare_manifest()
     return project

@@ -13,9 +13,9 @@ def refresh_manifest() -> None:
     """Re-parse before orchestration.dbt_assets is imported: its @dbt_assets reads
     target/manifest.json at import time, so a stale manifest misses newly added models.
     prepare_manifest renames the result into place, so parallel workers never race."""
-    from orchestration.dbt_project import botmeter_dbt_project, prepare_manifest
+    from orchestration.dbt_project import prepare_manifest
 
-    prepare_manifest(botmeter_dbt_project())
+    prepare_manifest()
 
 
 if "orchestration.dbt_assets" not in __import__("sys").modules:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from orchestration.settings import PROJECT_ROOT
 
@@ -28,13 +29,28 @@ def test_top_level_packages_import_from_this_repo():
 def test_dbt_parses_the_top_level_models_folder():
     from orchestration.dbt_project import botmeter_dbt_project, prepare_manifest
 
+    prepare_manifest()
     project = botmeter_dbt_project()
-    prepare_manifest(project)
     manifest = json.loads(Path(project.manifest_path).read_text())
     models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
     assert len(models) >= 10, "dbt parsed (almost) no models: check model-paths"
     assert all(m["original_file_path"].startswith("models/") for m in models)
     assert {"fct_sessions", "stg_botmeter__events"} <= {m["name"] for m in models}
+
+
+def test_a_failed_parse_raises_and_keeps_the_previous_manifest():
+    """The parse runs beside the caller's block (parsing_manifest): its failure must still
+    surface when the block ends, and target/ must keep the last good manifest."""
+    from orchestration.dbt_project import botmeter_dbt_project, parsing_manifest
+
+    manifest = Path(botmeter_dbt_project().manifest_path)
+    before = manifest.read_bytes()
+    ran = []
+    with pytest.raises(subprocess.CalledProcessError):
+        with parsing_manifest(dbt_vars="{not: [valid"):
+            ran.append(True)
+    assert ran == [True]
+    assert manifest.read_bytes() == before
 
 
 def test_dbt_unit_tests_for_the_session_rules_are_parsed():
