@@ -75,6 +75,31 @@ def test_clean_warehouse_passes_every_blocking_check(con):
     assert "data_docs" not in outcome.details  # pages are rendered for failures only
 
 
+def test_only_a_failing_frame_is_validated_again_for_counts_and_rows(con, monkeypatch):
+    """COMPLETE results make GX copy the frame once per expectation: a passing frame gets the
+    pass-or-fail run only; a failing one is validated again for its counts and rows."""
+    from checks import gx_suites
+
+    formats = []
+    real = gx_suites._checkpoint_run
+
+    def recording(gx, suite, expectations, frame, result_format, docs_dir):
+        formats.append(result_format)
+        return real(gx, suite, expectations, frame, result_format, docs_dir)
+
+    monkeypatch.setattr(gx_suites, "_checkpoint_run", recording)
+    assert run_suite(con, "fct_sessions_value_rules", LAST).passed
+    assert formats == ["BOOLEAN_ONLY"]
+    formats.clear()
+    con.execute(
+        "update marts.fct_sessions set user_event_count = 0 where session_id in "
+        "(select session_id from marts.fct_sessions order by session_id limit 3)"
+    )
+    outcome = run_suite(con, "fct_sessions_value_rules", EVERYTHING)
+    assert formats == ["BOOLEAN_ONLY", "COMPLETE"]
+    assert not outcome.passed and outcome.failed_count == 3 and len(outcome.sample) == 3
+
+
 def test_duplicate_session_id_fails_uniqueness_and_blocks(con):
     sid = con.execute(
         "select session_id from marts.fct_sessions order by session_start_at desc limit 1"
