@@ -815,18 +815,14 @@ def test_portable_next_load_macro_agrees_with_the_duckdb_one(tmp_path):
         create table loads as
         select
             'e' || lpad(cast(i as varchar), 5, '0') as impression_id,
-            'a' as account_id,
-            'b' as bot_id,
-            'c' || cast(i % 7 as varchar) as customer_id,
-            '/p' || cast(i % 2 as varchar) as page_url,
+            i % 14 as impression_key,
             timestamp '2024-03-01' + to_minutes(cast(hash(i) % 6000 as bigint) * 30)
                 as impression_at
         from range(3000) as t (i)
     """)
     con.execute("""
         create table instants as
-        select account_id, bot_id, customer_id, page_url, impression_at,
-               min(impression_id) as impression_id
+        select impression_key, impression_at, min(impression_id) as impression_id
         from loads group by all
     """)
     con.close()

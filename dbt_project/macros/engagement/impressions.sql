@@ -1,6 +1,6 @@
 {#-
-  Unique impressions (anchored windows). Every relation passed in has the impression key
-  columns (account_id, bot_id, customer_id, page_url), impression_id and impression_at.
+  Unique impressions (anchored windows). Every relation passed in has impression_key (one
+  integer per account_id, bot_id, customer_id, page_url), impression_id and impression_at.
   The order of loads is (impression_at, impression_id) everywhere.
 
   The chain of unique impressions of a key is u0 = the key's first load and
@@ -37,19 +37,13 @@
         instants.impression_id as next_impression_id
     from (
         select
-            account_id,
-            bot_id,
-            customer_id,
-            page_url,
+            impression_key,
             impression_id,
             {{ engagement_impression_window_end('impression_at') }} as window_end_at
         from {{ loads }}
     ) as windows
     asof left join {{ instants }} as instants
-        on windows.account_id = instants.account_id
-            and windows.bot_id = instants.bot_id
-            and windows.customer_id = instants.customer_id
-            and windows.page_url = instants.page_url
+        on windows.impression_key = instants.impression_key
             and instants.impression_at >= windows.window_end_at
 {%- endmacro %}
 
@@ -63,12 +57,9 @@
     from (
         select
             impression_id,
-            account_id,
-            bot_id,
-            customer_id,
-            page_url,
+            impression_key,
             min(case when is_instant = 1 then point_at end) over (
-                partition by account_id, bot_id, customer_id, page_url
+                partition by impression_key
                 order by point_at, is_instant
                 rows between current row and unbounded following
             ) as next_instant_at,
@@ -76,30 +67,21 @@
         from (
             select
                 impression_id,
-                account_id,
-                bot_id,
-                customer_id,
-                page_url,
+                impression_key,
                 {{ engagement_impression_window_end('impression_at') }} as point_at,
                 0 as is_instant
             from {{ loads }}
             union all
             select
                 impression_id,
-                account_id,
-                bot_id,
-                customer_id,
-                page_url,
+                impression_key,
                 impression_at as point_at,
                 1 as is_instant
             from {{ instants }}
         ) as points
     ) as probes
     left join {{ instants }} as instants
-        on probes.account_id = instants.account_id
-            and probes.bot_id = instants.bot_id
-            and probes.customer_id = instants.customer_id
-            and probes.page_url = instants.page_url
+        on probes.impression_key = instants.impression_key
             and probes.next_instant_at = instants.impression_at
     where probes.is_instant = 0
 {%- endmacro %}
