@@ -28,28 +28,28 @@
     ) as user_events_with_previous
 {%- endmacro %}
 
-{#- Attach to every event the session of its key whose window [start, window_end) holds it. -#}
-{% macro events_in_session_windows(events, sessions) -%}
-    {{ return(adapter.dispatch('events_in_session_windows', 'botmeter')(events, sessions)) }}
+{#- Attach to every event the session of its key whose window [start, window_end) holds it.
+    `keys`: the columns both relations identify the key by (one integer is cheaper to sort
+    than the three strings). -#}
+{% macro events_in_session_windows(events, sessions, keys=['account_id', 'bot_id', 'customer_id']) -%}
+    {{ return(adapter.dispatch('events_in_session_windows', 'botmeter')(events, sessions, keys)) }}
 {%- endmacro %}
 
-{% macro default__events_in_session_windows(events, sessions) -%}
+{% macro default__events_in_session_windows(events, sessions, keys) -%}
     select
         ev.*,
         sess.session_id,
         sess.session_start_at
     from {{ events }} as ev
     left join {{ sessions }} as sess
-        on ev.account_id = sess.account_id
-        and ev.bot_id = sess.bot_id
-        and ev.customer_id = sess.customer_id
-        and ev.occurred_at >= sess.session_start_at
+        on {% for key in keys %}ev.{{ key }} = sess.{{ key }}
+        and {% endfor %}ev.occurred_at >= sess.session_start_at
         and ev.occurred_at < sess.session_window_end_at
 {%- endmacro %}
 
 {#- DuckDB: sessions of a key are disjoint and ordered, so the latest session starting at or
     before the event (ASOF) is the only candidate; it holds the event if the window is open. -#}
-{% macro duckdb__events_in_session_windows(events, sessions) -%}
+{% macro duckdb__events_in_session_windows(events, sessions, keys) -%}
     select
         ev.*,
         case when ev.occurred_at < sess.session_window_end_at then sess.session_id end
@@ -58,8 +58,6 @@
             as session_start_at
     from {{ events }} as ev
     asof left join {{ sessions }} as sess
-        on ev.account_id = sess.account_id
-        and ev.bot_id = sess.bot_id
-        and ev.customer_id = sess.customer_id
-        and ev.occurred_at >= sess.session_start_at
+        on {% for key in keys %}ev.{{ key }} = sess.{{ key }}
+        and {% endfor %}ev.occurred_at >= sess.session_start_at
 {%- endmacro %}

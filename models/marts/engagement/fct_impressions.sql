@@ -91,14 +91,13 @@ loads as (
 
 -- One integer per impression key: the ASOF join, the window and the group-bys below then
 -- partition and sort by an integer instead of four strings (6.7 s -> 4.7 s at 10M events).
--- The numbering is arbitrary; no output depends on it.
 impression_keys as {{ engagement_materialized_cte() }} (
     select
         account_id,
         bot_id,
         customer_id,
         page_url,
-        row_number() over () as impression_key
+        row_number() over (order by account_id, bot_id, customer_id, page_url) as impression_key
     from (
         select distinct
             account_id,
