@@ -29,3 +29,18 @@
 {% macro duckdb__ordered_struct(columns) -%}
     struct_pack({% for c in columns %}{{ c }} := {{ c }}{% if not loop.last %}, {% endif %}{% endfor %})
 {%- endmacro %}
+
+{#- Aggregate: `value` of the group's first row by `order_columns` (a NULL value on that row
+    stays NULL, like numbering the rows and keeping row 1, but in one hash aggregate instead
+    of a sort of every row). -#}
+{% macro first_by(value, order_columns) -%}
+    {{ return(adapter.dispatch('first_by', 'botmeter')(value, order_columns)) }}
+{%- endmacro %}
+
+{% macro default__first_by(value, order_columns) -%}
+    min_by({{ value }}, {{ ordered_struct(order_columns) }})
+{%- endmacro %}
+
+{% macro duckdb__first_by(value, order_columns) -%}
+    arg_min_null({{ value }}, {{ ordered_struct(order_columns) }})
+{%- endmacro %}
