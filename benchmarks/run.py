@@ -535,8 +535,9 @@ def render(r: dict) -> str:
         "## Full build",
         "",
         "`botmeter run --full-refresh` as one process. landing = Dagster step `raw__events`; "
-        "dbt exec = dbt's own elapsed time for models + dbt tests (2 threads); models/tests "
-        "sum = sum of per-node times; botmeter checks = the Dagster steps of botmeter's own "
+        "dbt exec = dbt's own elapsed time for models + dbt tests (run 3 at a time, see "
+        "dbt_project/profiles.yml); models/tests sum = sum of per-node times; botmeter "
+        "checks = the Dagster steps of botmeter's own "
         "asset checks (great-expectations suites, reconciliations, freshness); publish = the "
         "serving steps (published copy, dashboard); fixed = wall - all of these (interpreter, "
         "Dagster, dbt parse and start-up, dagster-dbt event handling).",
