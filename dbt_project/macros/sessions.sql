@@ -8,8 +8,15 @@
 
 {#- Session boundaries over a relation of user events (is_user_activity rows only):
     a user event starts a session when it is the key's first or comes `session_timeout_minutes`
-    or more after the previous user event of the key. Returns one row per user event. -#}
-{% macro user_events_with_boundaries(user_events) -%}
+    or more after the previous user event of the key. Returns one row per user event.
+    `with_positions`: also the event's number within its key (user_event_number), the key's
+    event count (key_user_events) and last event (key_last_at), computed in the same window,
+    so one sort of the events yields everything a session needs. -#}
+{% macro user_events_with_boundaries(user_events, with_positions=false) -%}
+    {%- set key_order -%}
+        partition by account_id, bot_id, customer_id
+        order by occurred_at, event_id
+    {%- endset -%}
     select
         *,
         case
@@ -20,10 +27,18 @@
     from (
         select
             *,
-            lag(occurred_at) over (
-                partition by account_id, bot_id, customer_id
-                order by occurred_at, event_id
-            ) as previous_user_event_at
+            {%- if with_positions %}
+            row_number() over ({{ key_order }}) as user_event_number,
+            count(*) over (
+                {{ key_order }}
+                rows between unbounded preceding and unbounded following
+            ) as key_user_events,
+            last_value(occurred_at) over (
+                {{ key_order }}
+                rows between unbounded preceding and unbounded following
+            ) as key_last_at,
+            {%- endif %}
+            lag(occurred_at) over ({{ key_order }}) as previous_user_event_at
         from {{ user_events }}
     ) as user_events_with_previous
 {%- endmacro %}

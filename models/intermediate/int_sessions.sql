@@ -90,32 +90,35 @@ scoped_user_events as (
 {% endif %}
 
 boundaries as (
-    {{ user_events_with_boundaries('scoped_user_events') }}
-),
-
-numbered as (
-    select
-        *,
-        sum(case when new_session_reason is not null then 1 else 0 end) over (
-            partition by account_id, bot_id, customer_id
-            order by occurred_at, event_id
-            rows between unbounded preceding and current row
-        ) as session_number
-    from boundaries
+    {{ user_events_with_boundaries('scoped_user_events', with_positions=true) }}
 ),
 
 session_events as (
-    {#- Exactly one user event per session has a new-session reason: its first. #}
+    {#- One row per session-starting event (exactly one per session: its first). The key's
+        next start tells where a session ends: its previous user event is this session's
+        last, and the difference of event numbers is this session's count; the key's last
+        session ends at the key's last event. A window over the 800k starts replaces a
+        second sort of every user event (1.8 s -> 1.2 s at 10M events). #}
     select
         account_id,
         bot_id,
         customer_id,
-        min(occurred_at) as session_start_at,
-        max(occurred_at) as session_end_at,
-        count(*) as user_event_count,
-        max(case when new_session_reason is not null then event_id end) as first_user_event_id
-    from numbered
-    group by account_id, bot_id, customer_id, session_number
+        occurred_at as session_start_at,
+        coalesce(
+            lead(previous_user_event_at) over (
+                partition by account_id, bot_id, customer_id order by occurred_at, event_id
+            ),
+            key_last_at
+        ) as session_end_at,
+        coalesce(
+            lead(user_event_number) over (
+                partition by account_id, bot_id, customer_id order by occurred_at, event_id
+            ),
+            key_user_events + 1
+        ) - user_event_number as user_event_count,
+        event_id as first_user_event_id
+    from boundaries
+    where new_session_reason is not null
 ),
 
 sessions as (
