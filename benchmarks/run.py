@@ -62,6 +62,24 @@ def fmt_size(n: int) -> str:
     return f"{n / 1e6:g}M" if n >= 1_000_000 else f"{n / 1e3:g}k" if n >= 1000 else str(n)
 
 
+# Per-size results -> the --skip section that produces them.
+SIZE_SECTIONS = {
+    "landing": "landing",
+    "no_new_data": "no-new-data",
+    "no_new_data_cli": "no-new-data",
+}
+
+
+def kept_sections(previous: dict | None, skip: set[str]) -> dict:
+    """The figures of an earlier run of this size (--merge) for the sections this run skips,
+    so re-measuring one section of a size does not drop the others from the results."""
+    return {
+        key: previous[key]
+        for key, section in SIZE_SECTIONS.items()
+        if previous and section in skip and key in previous
+    }
+
+
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
@@ -207,7 +225,7 @@ class Bench:
 
     def size(self, n: int) -> None:
         name = fmt_size(n)
-        r: dict = {"events_target": n}
+        r: dict = {"events_target": n, **kept_sections(self.results["sizes"].get(name), self.skip)}
         self.results["sizes"][name] = r
         days = self.args.days
         landing = self.work / f"landing_{name}"

@@ -72,3 +72,17 @@ def test_increment_verdict_uses_the_median_runs() -> None:
     assert "6.20s vs 5.20s (+19%; median runs of 3)" in row and row.endswith("**met** |")
     r["increment"]["360d"] = history([6.6, 9.9, 7.0])
     assert verdict_row(r).endswith("**NOT met** |")
+
+
+def test_a_merge_run_keeps_the_sections_it_skips() -> None:
+    """Re-measuring a size with --merge --skip landing,no-new-data keeps that size's earlier
+    landing and no-new-data figures instead of dropping them from the results."""
+    from benchmarks.run import kept_sections
+
+    previous = {"landing": {"wall_s": 51}, "no_new_data": {"wall_s": 55}, "full_build": {}}
+    assert kept_sections(previous, {"landing", "no-new-data"}) == {
+        "landing": {"wall_s": 51},
+        "no_new_data": {"wall_s": 55},
+    }
+    assert kept_sections(previous, {"startup"}) == {}
+    assert kept_sections(None, {"landing"}) == {}
