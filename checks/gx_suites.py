@@ -535,13 +535,11 @@ def validate_frame(
     types: dict[str, str] | None = None,
 ) -> CheckOutcome:
     """Validate one DataFrame with the suite's expectations in an ephemeral GX context."""
-    gx = _gx()
-
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     cols = list(frame.columns)
     _TYPES.clear()
     _TYPES.update(types or {})
-    wanted = [e for e in suite.expectations(settings, cols) if _columns_of(e) <= set(cols)]
+    wanted = _applicable(suite, settings, cols)
     if not wanted:
         return CheckOutcome(
             suite.name,
@@ -553,11 +551,12 @@ def validate_frame(
     # Pass or fail first: COMPLETE results (counts, failing row indexes) make GX copy the whole
     # frame once per expectation, 3 s of a 10M-row suite. Only a failing chunk is validated
     # again for them, with its Data Docs page.
-    run, _ = _checkpoint_run(gx, suite, wanted, frame, "BOOLEAN_ONLY", None)
+    run, _ = _checkpoint_run(suite, wanted, frame, "BOOLEAN_ONLY", None)
     docs_page = None
     if not run.success:
-        again = [e for e in suite.expectations(settings, cols) if _columns_of(e) <= set(cols)]
-        run, docs_page = _checkpoint_run(gx, suite, again, frame, "COMPLETE", docs_dir)
+        # Expectation objects built afresh for the second context, as for the first.
+        again = _applicable(suite, settings, cols)
+        run, docs_page = _checkpoint_run(suite, again, frame, "COMPLETE", docs_dir)
     failed, failing_rows, per_expectation = 0, [], []
     for result in next(iter(run.run_results.values())).results:
         cfg = result.expectation_config
@@ -598,9 +597,15 @@ def validate_frame(
     )
 
 
-def _checkpoint_run(gx, suite: Suite, expectations: list, frame, result_format: str, docs_dir):
+def _applicable(suite: Suite, settings: CheckSettings, cols: list[str]) -> list:
+    """The suite's expectations whose columns are all in the frame."""
+    return [e for e in suite.expectations(settings, cols) if _columns_of(e) <= set(cols)]
+
+
+def _checkpoint_run(suite: Suite, expectations: list, frame, result_format: str, docs_dir):
     """One checkpoint run of `expectations` on `frame` in a fresh ephemeral context; the Data
     Docs page (rendered into `docs_dir` when given and the run failed), else None."""
+    gx = _gx()
     context = gx.get_context(mode="ephemeral")
     try:
         from great_expectations.data_context.types.base import ProgressBarsConfig

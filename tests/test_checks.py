@@ -83,9 +83,9 @@ def test_only_a_failing_frame_is_validated_again_for_counts_and_rows(con, monkey
     formats = []
     real = gx_suites._checkpoint_run
 
-    def recording(gx, suite, expectations, frame, result_format, docs_dir):
+    def recording(suite, expectations, frame, result_format, docs_dir):
         formats.append(result_format)
-        return real(gx, suite, expectations, frame, result_format, docs_dir)
+        return real(suite, expectations, frame, result_format, docs_dir)
 
     monkeypatch.setattr(gx_suites, "_checkpoint_run", recording)
     assert run_suite(con, "fct_sessions_value_rules", LAST).passed
