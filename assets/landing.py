@@ -496,15 +496,19 @@ def land_partition(
                 from classified_batch
                 """
             ).fetchall()[0]
-            dupes = con.execute(
+            # The checksum (rows and the sum of their hashes, whatever their order) is what
+            # orchestration.build_state compares to tell a re-landed day from a changed one.
+            dupes, checksum = con.execute(
                 """
-                select coalesce(sum(n - 1), 0) from (
-                    select count(*) as n from raw.events where arrival_date = ?
-                    group by event_id having count(*) > 1
+                select coalesce(sum(n - 1), 0), coalesce(sum(n), 0) || ':' || coalesce(sum(h), 0)
+                from (
+                    select count(*) as n, sum(hash(e)::hugeint) as h
+                    from raw.events as e where arrival_date = ?
+                    group by event_id
                 )
                 """,
                 [day],
-            ).fetchall()[0][0]
+            ).fetchall()[0]
             by_reason = dict(
                 con.execute(
                     "select reason, count(*) from raw.quarantine where arrival_date = ? "
@@ -513,7 +517,7 @@ def land_partition(
                 ).fetchall()
             )
             con.execute(
-                "insert into raw.load_audit values (?, ?, ?, ?, ?, ?, ?, ?)",
+                "insert into raw.load_audit values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     day,
                     n_files,
@@ -523,6 +527,7 @@ def land_partition(
                     int(dupes),
                     json.dumps(by_reason),
                     fingerprint,
+                    checksum,
                 ],
             )
             con.execute("drop table classified_batch")

@@ -27,7 +27,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from orchestration import settings
+from orchestration import build_state, settings
 from orchestration.progress import Progress
 from orchestration.resources import WarehouseResource, apply_session_settings
 
@@ -211,6 +211,8 @@ def published_warehouse(
     except PublishError as exc:
         raise dg.Failure(description=str(exc)) from exc
     context.log.info(f"published {len(result.tables)} tables to {result.path}")
+    with warehouse.connection() as con:
+        build_state.record_published(con)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(result.path)),

@@ -107,10 +107,12 @@ create table if not exists raw.load_audit (
     rejected bigint not null,
     duplicates_in_partition bigint not null,
     rejected_by_reason json not null,
-    files_fingerprint varchar
+    files_fingerprint varchar,
+    events_checksum varchar
 );
--- Warehouses created before the fingerprint existed get the column (null = unknown).
+-- Warehouses created before these columns existed get them (null = unknown).
 alter table raw.load_audit add column if not exists files_fingerprint varchar;
+alter table raw.load_audit add column if not exists events_checksum varchar;
 """
 
 

@@ -71,15 +71,19 @@ def split(dagster_home: str, target_root: str) -> dict:
     os.environ["DAGSTER_HOME"] = str(Path(dagster_home).resolve())
     instance = dg.DagsterInstance.get()
     run = instance.get_runs(limit=1)[0]
+    stats_by_step = instance.get_run_step_stats(run.run_id)
+    # A skipped step (nothing new to build: orchestration/build_state.py) has no start time.
     steps = {
-        s.step_key: (s.end_time or 0) - (s.start_time or 0)
-        for s in instance.get_run_step_stats(run.run_id)
+        s.step_key: s.end_time - s.start_time
+        for s in stats_by_step
+        if s.start_time is not None and s.end_time is not None
     }
     stats = instance.get_run_stats(run.run_id)
     out: dict = {
         "run_id": run.run_id,
         "status": str(run.status),
         "steps": steps,
+        "skipped_steps": sorted(s.step_key for s in stats_by_step if s.start_time is None),
         "run_s": (stats.end_time or 0) - (stats.start_time or 0),
     }
     candidates = sorted(Path(target_root).glob(f"*{run.run_id[:7]}*/run_results.json"))

@@ -176,7 +176,19 @@ def execute_job(
     checks = _check_summary(result)
     if not result.success:
         raise CliError(f"{_first_failure(result)} ({checks}; dbt log: {log_path})")
-    return [*_partition_summaries(warehouse, first, last), checks]
+    return [*_partition_summaries(warehouse, first, last), *_unchanged_models(result), checks]
+
+
+def _unchanged_models(result) -> list[str]:
+    from orchestration.dbt_assets import UNCHANGED_METADATA_KEY
+
+    for event in result.get_asset_observation_events():
+        if UNCHANGED_METADATA_KEY in event.asset_observation_data.asset_observation.metadata:
+            return [
+                "models: up to date (the raw rows were already built and published); "
+                "dbt, the mart checks and the publish were skipped"
+            ]
+    return []
 
 
 def _check_summary(result) -> str:

@@ -1,9 +1,12 @@
 """dbt models as Dagster assets, partitioned like the raw landing they read."""
 
+import datetime as dt
+
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from pydantic import Field
 
+from orchestration import build_state, settings
 from orchestration.dbt_project import (
     botmeter_dbt_project,
     dbt_executable,
@@ -12,6 +15,7 @@ from orchestration.dbt_project import (
 )
 from orchestration.kpi_config import load_kpi_definitions
 from orchestration.partitions import daily_arrival_partitions
+from orchestration.quiet_skips import quiet_skipped_check_warnings
 from orchestration.resources import WarehouseResource
 from orchestration.settings import kpi_config_path
 
@@ -58,15 +62,48 @@ def botmeter_dbt_models(
     warehouse: WarehouseResource,
     config: DbtBuildConfig,
 ):
+    # Only a build of the whole project can stand for "the models are up to date".
+    whole = not context.is_subset
+    published = settings.published_path(warehouse=warehouse.resolved_warehouse())
     # KPI definitions are data the KPI models join to (never SQL text): load them first.
     with warehouse.connection() as con:
         load_kpi_definitions(con, kpi_config_path())
+        signature = build_state.project_signature(con)
+        reason = "a full refresh" if config.full_refresh else "a partial selection"
+        if whole and not config.full_refresh:
+            reason = build_state.why_build(con, signature, published)
+    if reason is None:
+        yield from _unchanged(context)
+        return
+    context.log.info(f"building the models: {reason}")
     with warehouse.dbt_environment():
         invocation = dbt.cli(dbt_build_args(context, config), context=context)
         try:
             yield from invocation.stream()
         finally:
             prune_invocation_folders(invocation.target_path)
+    if whole:  # dbt succeeded (a failed build raised above): record what it built from
+        window = None
+        if not config.full_refresh:
+            keys = context.partition_key_range
+            window = (dt.date.fromisoformat(keys.start), dt.date.fromisoformat(keys.end))
+        with warehouse.connection() as con:
+            build_state.record_build(con, signature, window, context.run_id)
+
+
+UNCHANGED_METADATA_KEY = "botmeter/unchanged"
+
+
+def _unchanged(context: dg.AssetExecutionContext):
+    """No materialization: the marts' checks and the publish after them are skipped too."""
+    message = (
+        "models not rebuilt: every arrival date's raw rows were already built by the last "
+        "published build of this project (orchestration/build_state.py)"
+    )
+    context.log.info(message)
+    quiet_skipped_check_warnings()
+    for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
+        yield dg.AssetObservation(asset_key=key, metadata={UNCHANGED_METADATA_KEY: message})
 
 
 def dbt_resource() -> DbtCliResource:

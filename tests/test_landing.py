@@ -359,3 +359,37 @@ def test_list_arrival_dates_ignores_non_date_folders(tmp_path):
     dates, ignored = list_arrival_dates(tmp_path)
     assert dates == [dt.date(2022, 3, 1)]
     assert ignored == ["README.txt", "not-a-date"]
+
+
+def test_events_checksum_tells_a_relanded_day_from_a_changed_one(tmp_path):
+    """raw.load_audit.events_checksum is what a run compares to skip the models
+    (orchestration/build_state.py): same rows, same checksum, whatever order they were
+    landed in; any changed, added or removed row, another checksum."""
+    landing = tmp_path / "landing"
+    lines = [event(f"e{i}", "message", f"2022-03-10T10:0{i}:00Z") for i in range(4)]
+    lines.append(lines[0])  # a duplicate copy counts too
+    write_landing(landing, {DAY: lines, DAY + dt.timedelta(days=1): lines[:2]})
+    con = duckdb.connect()
+
+    def land_checksum(day_lines=None) -> str:
+        if day_lines is not None:
+            write_landing(landing, {DAY: day_lines})  # rewrites the day's one file
+        land_partition(con, landing, DAY)
+        query = "select events_checksum from raw.load_audit where arrival_date = ?"
+        return con.execute(query, [DAY]).fetchone()[0]
+
+    first = land_checksum()
+    assert first.startswith("5:")
+    land_partition(con, landing, DAY + dt.timedelta(days=1))
+    assert land_checksum() == first  # re-landed after another day: same rows
+    seen = {first}
+    for changed in (
+        [*lines[:4], {**lines[0], "channel": "whatsapp"}],  # one field of one copy
+        lines[:4],  # a copy removed
+        [*lines, event("e9", "message", "2022-03-10T11:00:00Z")],  # an event added
+    ):
+        assert land_checksum(changed) not in seen
+        seen.add(land_checksum())
+    assert land_checksum(lines) == first  # the original file again
+    (landing / "events" / DAY.isoformat() / "part-000.jsonl").unlink()
+    assert land_checksum() == "0:0"
