@@ -500,7 +500,9 @@ def land_partition(
             # orchestration.build_state compares to tell a re-landed day from a changed one.
             dupes, checksum = con.execute(
                 """
-                select coalesce(sum(n - 1), 0), coalesce(sum(n), 0) || ':' || coalesce(sum(h), 0)
+                select
+                    coalesce(sum(n - 1), 0),
+                    coalesce(sum(n), 0)::varchar || ':' || coalesce(sum(h), 0)::varchar
                 from (
                     select count(*) as n, sum(hash(e)::hugeint) as h
                     from raw.events as e where arrival_date = ?

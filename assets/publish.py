@@ -212,7 +212,7 @@ def published_warehouse(
         raise dg.Failure(description=str(exc)) from exc
     context.log.info(f"published {len(result.tables)} tables to {result.path}")
     with warehouse.connection() as con:
-        build_state.record_published(con)
+        build_state.record_published(con, result.published_at)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(result.path)),
@@ -241,7 +241,7 @@ def dashboard(
 
     working = warehouse.resolved_warehouse()
     published = settings.published_path(warehouse=working)
-    out = published.parent / "dashboard.html"
+    out = settings.dashboard_path(published)
     try:
         report = build_report(published)
     except ReportError as exc:  # an empty warehouse is not a failed run
@@ -250,6 +250,8 @@ def dashboard(
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(render_html(report), encoding="utf-8")
     os.replace(tmp, out)
+    with warehouse.connection() as con:
+        build_state.record_dashboard(con)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(out)),

@@ -413,9 +413,14 @@ class Bench:
             )
             # Re-landing the same day is idempotent, so the increment is measured several
             # times: its data work is a few seconds, where one noisy run swings the ratio
-            # between histories by 30%. The run with the median data work is reported.
-            runs = [
-                self.botmeter_run(
+            # between histories by 30%. The run with the median data work is reported. A
+            # re-landed day brings no new raw rows, so the models would be skipped: each
+            # repeat first forgets the last build, and a skipped increment is an error.
+            runs = []
+            for k in range(self.args.increment_repeats):
+                if k:
+                    self.forget_build(wh)
+                run = self.botmeter_run(
                     f"increment on {hist}d ({k + 1}/{self.args.increment_repeats})",
                     landing,
                     wh,
@@ -424,8 +429,9 @@ class Bench:
                     "--end",
                     last.isoformat(),
                 )
-                for k in range(self.args.increment_repeats)
-            ]
+                if run["skipped_steps"]:
+                    raise RuntimeError(f"increment on {hist}d skipped {run['skipped_steps']} steps")
+                runs.append(run)
             inc = sorted(runs, key=lambda run: run["data_work_s"])[(len(runs) - 1) // 2]
             self.results["increment"][f"{hist}d"] = {
                 "history_build": build,
@@ -436,6 +442,10 @@ class Bench:
             if not self.args.keep:
                 wh.unlink(missing_ok=True)
             self.save()
+
+    def forget_build(self, warehouse: Path) -> None:
+        argv = [PY, "-m", "benchmarks.tasks", "forget-build", "--warehouse", str(warehouse)]
+        measure.run("forget build", argv, env=self.env, cwd=ROOT)
 
     def impressions(self) -> None:
         visitors = 20_000 if self.args.quick else 1_000_000

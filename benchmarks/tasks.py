@@ -133,6 +133,21 @@ def report_proxy(warehouse: str) -> dict:
     return {"rows": len(rows), "table": table, "query_s": time.perf_counter() - t}
 
 
+def forget_build(warehouse: str) -> dict:
+    """Make the next run build its models even if its day is re-landed unchanged (a run
+    that brings no new raw rows skips them: orchestration/build_state.py)."""
+    import duckdb
+
+    from orchestration.build_state import forget_last_build
+
+    con = duckdb.connect(warehouse)
+    try:
+        forget_last_build(con)
+    finally:
+        con.close()
+    return {"forgotten": warehouse}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -150,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--target-root", required=True)
     r = sub.add_parser("report-proxy")
     r.add_argument("--warehouse", required=True)
+    f = sub.add_parser("forget-build")
+    f.add_argument("--warehouse", required=True)
     a = p.parse_args(argv)
     if a.cmd == "generate":
         out = generate(a.out, a.start, a.days, a.events_per_day, a.seed)
@@ -157,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         out = land(a.landing, a.warehouse)
     elif a.cmd == "split":
         out = split(a.dagster_home, a.target_root)
+    elif a.cmd == "forget-build":
+        out = forget_build(a.warehouse)
     else:
         out = report_proxy(a.warehouse)
     print(json.dumps(out, default=str))

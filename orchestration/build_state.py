@@ -10,15 +10,17 @@ The evidence, kept in the warehouse beside the check ledger (schema `audit`):
 
 - `audit.model_inputs`: per arrival date, the checksum of its `raw.events` rows
   (`raw.load_audit.events_checksum`, taken when the day is landed) that the last successful
-  dbt build over that date processed;
-- `audit.model_builds`: one row, the last successful whole-project build: the project's
-  signature (dbt files, KPI configuration, dbt and DuckDB versions) and when its marts were
-  published.
+  whole-project dbt build over that date read;
+- `audit.model_builds`: at most one row, the last successful whole-project build: the
+  signature of the code and configuration it ran with, and when its marts were published
+  (the published file's own `meta.publish_info` stamp) and the dashboard written. Every dbt
+  invocation deletes the row before it starts, so a failed or partial build is never taken
+  for the last good one.
 
 The models are skipped only when every arrival date with rows has exactly the checksum the
-models last processed, none is unknown (a warehouse from before the checksum), the project
-signature is unchanged, and the last build was published and its file is still there.
-Anything else, and any full refresh or partial selection, builds as before.
+models last read, none is unknown (landed by a botmeter without checksums), the signature is
+unchanged, and the published file and the dashboard are the ones made from that build.
+Anything else, a full refresh and a partial selection build as before.
 """
 
 from __future__ import annotations
@@ -26,21 +28,24 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import importlib.metadata
+import importlib.util
 from pathlib import Path
 
 import duckdb
 import yaml
 
 from checks.core import table_exists
+from checks.settings import checks_config_path
 from orchestration.dbt_project import DBT_PROFILES_DIR, DBT_PROJECT_DIR
+from orchestration.settings import kpi_config_path
 
 INPUTS_TABLE = "audit.model_inputs"
 BUILDS_TABLE = "audit.model_builds"
 # dbt_project.yml keys naming folders whose files change what `dbt build` writes or tests.
 _PROJECT_PATH_KEYS = ("model-paths", "macro-paths", "seed-paths", "test-paths", "snapshot-paths")
-_VERSIONED_PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb")
-# The configuration tables the KPI models read (loaded from the KPI file before each build).
-_CONFIG_TABLES = ("config.kpi_definitions", "config.kpi_filters")
+# botmeter's own code: landing, checks, publish and dashboard decide what a run leaves too.
+_PACKAGES = ("assets", "checks", "orchestration")
+_VERSIONED_DISTRIBUTIONS = ("dbt-core", "dbt-duckdb", "duckdb")
 
 _DDL = f"""
 create schema if not exists audit;
@@ -53,38 +58,53 @@ create table if not exists {BUILDS_TABLE} (
     project_signature varchar not null,
     run_id varchar,
     built_at timestamp not null,
-    published_at timestamp
+    published_at timestamp,
+    dashboard_at timestamp
 );
 """
 
 
-def _project_files(project_dir: Path) -> dict[str, Path]:
-    """dbt_project.yml, profiles.yml and every file of the project's dbt folders, by name."""
+def _files_under(folder: Path, pattern: str = "*") -> list[Path]:
+    return [
+        p
+        for p in folder.rglob(pattern)
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and not p.name.startswith(".")
+        and not p.name.endswith((".pyc", "~"))
+    ]
+
+
+def _signed_files(project_dir: Path) -> dict[str, Path]:
+    """Every file a run's result depends on besides the raw rows, by a stable name."""
     config = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
-    files = {"dbt_project.yml": project_dir / "dbt_project.yml"}
-    files["profiles.yml"] = DBT_PROFILES_DIR / "profiles.yml"
+    files = {
+        "dbt_project.yml": project_dir / "dbt_project.yml",
+        "profiles.yml": DBT_PROFILES_DIR / "profiles.yml",
+        "config:kpis": kpi_config_path(),
+        "config:checks": checks_config_path(),
+    }
     for key in _PROJECT_PATH_KEYS:
         for folder in config.get(key) or []:
-            for path in (project_dir / folder).rglob("*"):
-                if path.is_file():
-                    files[path.relative_to(project_dir).as_posix()] = path
+            for path in _files_under(project_dir / folder):
+                files[path.relative_to(project_dir).as_posix()] = path
+    for package in _PACKAGES:
+        spec = importlib.util.find_spec(package)
+        for root in (spec.submodule_search_locations or []) if spec else []:
+            for path in _files_under(Path(root), "*.py"):
+                files[f"{package}:{path.relative_to(root).as_posix()}"] = path
     return files
 
 
-def project_signature(con: duckdb.DuckDBPyConnection, project_dir: Path = DBT_PROJECT_DIR) -> str:
-    """A digest of everything besides raw rows that decides what the models hold."""
+def project_signature(project_dir: Path = DBT_PROJECT_DIR) -> str:
+    """A digest of the dbt project, botmeter's code, its configuration files and the versions
+    of dbt and DuckDB: any change builds once, whatever it was."""
     digest = hashlib.sha256()
-    for name, path in sorted(_project_files(project_dir).items()):
+    for name, path in sorted(_signed_files(project_dir).items()):
         digest.update(f"{name}\0".encode())
-        digest.update(path.read_bytes())
-    for package in _VERSIONED_PACKAGES:
-        digest.update(f"{package}=={importlib.metadata.version(package)}\0".encode())
-    for table in _CONFIG_TABLES:
-        if table_exists(con, table):
-            rows, total = con.execute(
-                f"select count(*), coalesce(sum(hash(t)::hugeint), 0) from {table} as t"
-            ).fetchone()
-            digest.update(f"{table}:{rows}:{total}\0".encode())
+        digest.update(path.read_bytes() if path.exists() else b"<missing>")
+    for distribution in _VERSIONED_DISTRIBUTIONS:
+        digest.update(f"{distribution}=={importlib.metadata.version(distribution)}\0".encode())
     return digest.hexdigest()
 
 
@@ -92,7 +112,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def _landed(con: duckdb.DuckDBPyConnection) -> dict[dt.date, str | None]:
+def landed_checksums(con: duckdb.DuckDBPyConnection) -> dict[dt.date, str | None]:
     """Checksums of the arrival dates that hold raw rows (None: landed before checksums)."""
     if not table_exists(con, "raw.load_audit"):
         return {}
@@ -102,19 +122,38 @@ def _landed(con: duckdb.DuckDBPyConnection) -> dict[dt.date, str | None]:
     return dict(rows)
 
 
-def why_build(con: duckdb.DuckDBPyConnection, signature: str, published: Path) -> str | None:
+def _published_stamp(published: Path) -> dt.datetime | None:
+    try:
+        con = duckdb.connect(str(published), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        return con.execute("select max(published_at) from meta.publish_info").fetchone()[0]
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+
+
+def why_build(
+    con: duckdb.DuckDBPyConnection, signature: str, published: Path, dashboard: Path
+) -> str | None:
     """Why the models must be built, or None when the last build already did this work."""
     if not (table_exists(con, INPUTS_TABLE) and table_exists(con, BUILDS_TABLE)):
-        return "no whole-project build recorded in this warehouse yet"
-    last = con.execute(f"select project_signature, published_at from {BUILDS_TABLE}").fetchall()
+        return "no complete whole-project build recorded in this warehouse"
+    last = con.execute(
+        f"select project_signature, published_at, dashboard_at from {BUILDS_TABLE}"
+    ).fetchall()
     if len(last) != 1:
-        return "no whole-project build recorded in this warehouse yet"
-    last_signature, published_at = last[0]
+        return "no complete whole-project build recorded in this warehouse"
+    last_signature, published_at, dashboard_at = last[0]
     if last_signature != signature:
-        return "the dbt project, the KPI configuration or a tool version changed"
-    if published_at is None or not published.exists():
-        return "the last build's marts were not published"
-    landed = _landed(con)
+        return "the dbt project, botmeter's code or configuration, or a tool version changed"
+    if published_at is None or _published_stamp(published) != published_at:
+        return "the published file is not the one made from the last build"
+    if dashboard_at is None or not dashboard.exists():
+        return "the dashboard of the last build was not written"
+    landed = landed_checksums(con)
     unknown = sorted(d for d, checksum in landed.items() if checksum is None)
     if unknown:
         return f"{len(unknown)} arrival date(s) landed before checksums existed, e.g. {unknown[0]}"
@@ -127,38 +166,65 @@ def why_build(con: duckdb.DuckDBPyConnection, signature: str, published: Path) -
     return None
 
 
+def forget_last_build(con: duckdb.DuckDBPyConnection) -> None:
+    """The next run builds the models whatever it lands."""
+    con.execute(_DDL)
+    con.execute(f"delete from {BUILDS_TABLE}")
+
+
+def start_build(con: duckdb.DuckDBPyConnection) -> dict[dt.date, str | None]:
+    """Before any dbt invocation: forget the last build (the marts are about to change) and
+    return the checksums this build will read, taken before dbt starts."""
+    forget_last_build(con)
+    return landed_checksums(con)
+
+
 def record_build(
     con: duckdb.DuckDBPyConnection,
     signature: str,
     window: tuple[dt.date, dt.date] | None,
     run_id: str | None,
+    landed: dict[dt.date, str | None],
 ) -> None:
     """After a successful whole-project build: the dates it processed (window None: every
-    date, a full refresh) now hold what it built from; its marts are not yet published."""
+    date, a full refresh) now hold the rows it read (`landed`, from `start_build`)."""
     con.execute(_DDL)
     now = _now()
+    built = [
+        [day, checksum, now]
+        for day, checksum in sorted(landed.items())
+        if checksum is not None and (window is None or window[0] <= day <= window[1])
+    ]
     con.execute("begin transaction")
     try:
         if window is None:
             con.execute(f"delete from {INPUTS_TABLE}")
         else:
             con.execute(f"delete from {INPUTS_TABLE} where arrival_date between ? and ?", window)
-        built = [
-            [day, checksum, now]
-            for day, checksum in sorted(_landed(con).items())
-            if checksum is not None and (window is None or window[0] <= day <= window[1])
-        ]
         if built:
             con.executemany(f"insert into {INPUTS_TABLE} values (?, ?, ?)", built)
         con.execute(f"delete from {BUILDS_TABLE}")
-        con.execute(f"insert into {BUILDS_TABLE} values (?, ?, ?, null)", [signature, run_id, now])
-        con.execute("commit")
+        con.execute(
+            f"insert into {BUILDS_TABLE} values (?, ?, ?, null, null)", [signature, run_id, now]
+        )
     except BaseException:
         con.execute("rollback")
         raise
+    con.execute("commit")
 
 
-def record_published(con: duckdb.DuckDBPyConnection) -> None:
-    """The marts of the last recorded build are in the published file."""
+def record_published(con: duckdb.DuckDBPyConnection, published_at: dt.datetime) -> None:
+    """The marts of the last recorded build are in the published file stamped `published_at`."""
     if table_exists(con, BUILDS_TABLE):
-        con.execute(f"update {BUILDS_TABLE} set published_at = ?", [_now()])
+        con.execute(
+            f"update {BUILDS_TABLE} set published_at = ?, dashboard_at = null", [published_at]
+        )
+
+
+def record_dashboard(con: duckdb.DuckDBPyConnection) -> None:
+    """The dashboard now shows the published marts of the last recorded build."""
+    if table_exists(con, BUILDS_TABLE):
+        con.execute(
+            f"update {BUILDS_TABLE} set dashboard_at = ? where published_at is not null",
+            [_now()],
+        )

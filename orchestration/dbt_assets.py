@@ -17,7 +17,7 @@ from orchestration.kpi_config import load_kpi_definitions
 from orchestration.partitions import daily_arrival_partitions
 from orchestration.quiet_skips import quiet_skipped_check_warnings
 from orchestration.resources import WarehouseResource
-from orchestration.settings import kpi_config_path
+from orchestration.settings import dashboard_path, kpi_config_path
 
 
 class BotmeterDbtTranslator(DagsterDbtTranslator):
@@ -68,10 +68,12 @@ def botmeter_dbt_models(
     # KPI definitions are data the KPI models join to (never SQL text): load them first.
     with warehouse.connection() as con:
         load_kpi_definitions(con, kpi_config_path())
-        signature = build_state.project_signature(con)
+        signature = build_state.project_signature()
         reason = "a full refresh" if config.full_refresh else "a partial selection"
         if whole and not config.full_refresh:
-            reason = build_state.why_build(con, signature, published)
+            reason = build_state.why_build(con, signature, published, dashboard_path(published))
+        if reason is not None:
+            landed = build_state.start_build(con)
     if reason is None:
         yield from _unchanged(context)
         return
@@ -82,13 +84,13 @@ def botmeter_dbt_models(
             yield from invocation.stream()
         finally:
             prune_invocation_folders(invocation.target_path)
-    if whole:  # dbt succeeded (a failed build raised above): record what it built from
+    if whole:  # dbt succeeded (a failed build raised above): record what it read
         window = None
         if not config.full_refresh:
             keys = context.partition_key_range
             window = (dt.date.fromisoformat(keys.start), dt.date.fromisoformat(keys.end))
         with warehouse.connection() as con:
-            build_state.record_build(con, signature, window, context.run_id)
+            build_state.record_build(con, signature, window, context.run_id, landed)
 
 
 UNCHANGED_METADATA_KEY = "botmeter/unchanged"

@@ -5,9 +5,9 @@ warning for every blocking check downstream (dbt tests and botmeter's own) that 
 nothing ("... emitted no result in step ...; downstream step ... will proceed without gating
 on it"), then skips those steps anyway: dozens of wrong lines on every quiet day.
 
-Kept in a module that imports nothing heavy: the filter stays on the logger until the
-process exits, and a filter whose module held DuckDB objects kept them past interpreter
-shutdown (DuckDB's bindings then print "leaked instance" warnings).
+Kept in a module that imports nothing heavy: a filter whose module held DuckDB objects, left
+on the logger, kept them past interpreter shutdown (DuckDB's bindings then print "leaked
+instance" warnings).
 """
 
 from __future__ import annotations
@@ -28,7 +28,13 @@ _FILTER = _NoGatingWarnings()
 
 
 def quiet_skipped_check_warnings() -> None:
-    """Drop the warnings from now on in this process (idempotent)."""
+    """Drop the warnings until `restore_check_warnings` (idempotent). Called by the build
+    step when it skips; the warehouse resource restores them when the run ends, so a later
+    run in the same process (tests, the Python API) still gets a genuine warning."""
     logger = logging.getLogger(PLAN_LOGGER)
     if _FILTER not in logger.filters:
         logger.addFilter(_FILTER)
+
+
+def restore_check_warnings() -> None:
+    logging.getLogger(PLAN_LOGGER).removeFilter(_FILTER)

@@ -17,6 +17,7 @@ from orchestration.memory import (
     release_freed_memory,
     thaw_long_lived_objects,
 )
+from orchestration.quiet_skips import restore_check_warnings
 
 MEMORY_LIMIT_ENV = "BOTMETER_MEMORY_LIMIT"
 # The memory budget of each process botmeter starts: dbt's DuckDB gets all of it (its default
@@ -119,6 +120,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         thaw_long_lived_objects()
+        restore_check_warnings()  # a skipped build silenced them for this run only
 
     @contextlib.contextmanager
     def connection(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -49,6 +49,11 @@ def kpi_config_path(explicit: str | os.PathLike | None = None) -> Path:
     return _resolve(explicit, KPI_CONFIG_ENV, PROJECT_ROOT / "config" / "kpis.yml")
 
 
+def dashboard_path(published: Path) -> Path:
+    """The dashboard the pipeline writes beside the published file."""
+    return published.parent / "dashboard.html"
+
+
 def published_path(
     explicit: str | os.PathLike | None = None, warehouse: Path | None = None
 ) -> Path:

@@ -1,15 +1,16 @@
 """A run with nothing new skips the models only when a build would change nothing.
 
-The rules (orchestration/build_state.py) on a hand-made raw.load_audit, then the whole Dagster
-job on a small landing: an empty day and a re-landed day skip dbt, the mart checks and the
-publish and leave every mart as it was; changed raw rows, a changed KPI configuration, raw
-rows landed without a build and a missing published file all build again (the last two
-only on the hand-made audit: each whole-job run costs seconds).
+The rules (orchestration/build_state.py) on a hand-made raw.load_audit and published file,
+then the whole Dagster job on a small landing: an empty day and a re-landed day skip dbt, the
+mart checks and the publish; a day with new rows builds; a failed dbt invocation forgets the
+last build, and the build after it, with nothing new, leaves every mart exactly as the
+skipped runs did.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import shutil
 from pathlib import Path
 
@@ -17,7 +18,8 @@ import duckdb
 import pytest
 
 from assets.raw_schema import ensure_raw_schema
-from orchestration import build_state
+from orchestration import build_state, quiet_skips
+from orchestration.cli import CliError
 from tests.pipeline_helpers import event, write_landing
 
 D1, D2, D3, D4 = (dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(4))
@@ -43,95 +45,162 @@ def con(tmp_path):
 
 
 @pytest.fixture
-def published(tmp_path) -> Path:
-    path = tmp_path / "wh_published.duckdb"
-    path.touch()
-    return path
+def served(tmp_path) -> tuple[Path, Path]:
+    """The published file and dashboard paths (written by `_serve`)."""
+    return tmp_path / "wh_published.duckdb", tmp_path / "dashboard.html"
 
 
-def _built(con, published) -> str | None:
-    return build_state.why_build(con, "sig", published)
+def _serve(con, served, stamp: dt.datetime | None = None) -> None:
+    """What the publish and dashboard steps do after a build."""
+    published, dashboard = served
+    stamp = stamp or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    published.unlink(missing_ok=True)
+    with duckdb.connect(str(published)) as out:
+        out.execute("create schema meta")
+        out.execute(
+            "create table meta.publish_info as select ?::timestamp as published_at", [stamp]
+        )
+    build_state.record_published(con, stamp)
+    dashboard.write_text("<html></html>")
+    build_state.record_dashboard(con)
 
 
-def test_nothing_is_skipped_before_a_build_was_recorded_and_published(con, published):
-    assert "no whole-project build" in _built(con, published)
-    build_state.record_build(con, "sig", None, "run-1")
-    assert "not published" in _built(con, published)
-    build_state.record_published(con)
-    assert _built(con, published) is None
+def _build(con, window=None, signature="sig") -> None:
+    """A successful whole-project build over `window` (None: a full refresh)."""
+    landed = build_state.start_build(con)
+    build_state.record_build(con, signature, window, "run", landed)
+
+
+def _why(con, served, signature="sig") -> str | None:
+    return build_state.why_build(con, signature, *served)
+
+
+def test_nothing_is_skipped_before_a_build_was_recorded_published_and_shown(con, served):
+    assert "no complete whole-project build" in _why(con, served)
+    _build(con)
+    assert "published file" in _why(con, served)
+    published, dashboard = served
+    stamp = dt.datetime(2024, 3, 5, 2, 0, 1, 123456)
+    _serve(con, served, stamp)
+    assert _why(con, served) is None
     assert con.execute(
         f"select arrival_date, events_checksum from {build_state.INPUTS_TABLE} order by 1"
     ).fetchall() == [(D1, "3:11"), (D2, "5:22")]
-    # A later build of the same inputs is not published until the publish step says so.
-    build_state.record_build(con, "sig", (D3, D3), "run-2")
-    assert "not published" in _built(con, published)
 
-
-def test_project_change_or_missing_published_file_builds(con, published):
-    build_state.record_build(con, "sig", None, "run-1")
-    build_state.record_published(con)
-    assert "project" in build_state.why_build(con, "other", published)
+    dashboard.unlink()
+    assert "dashboard" in _why(con, served)
+    dashboard.write_text("<html></html>")
+    assert _why(con, served) is None
+    # Another published file (an older copy restored, or a manual `botmeter publish`).
+    _serve(con, served, stamp)
+    with duckdb.connect(str(published)) as out:
+        out.execute("update meta.publish_info set published_at = published_at - interval 1 day")
+    assert "published file" in _why(con, served)
     published.unlink()
-    assert "not published" in _built(con, published)
+    assert "published file" in _why(con, served)
 
 
-def test_changed_new_removed_or_unknown_raw_rows_build_until_a_build_covers_them(con, published):
-    build_state.record_build(con, "sig", None, "run-1")
-    build_state.record_published(con)
+def test_any_dbt_invocation_forgets_the_last_build_until_a_whole_build_succeeds(con, served):
+    _build(con)
+    _serve(con, served)
+    assert _why(con, served) is None
+    # A partial selection or a failed build: start_build ran, record_build did not.
+    build_state.start_build(con)
+    assert "no complete whole-project build" in _why(con, served)
+    _serve(con, served)  # publishing the half-built marts does not bring it back
+    assert "no complete whole-project build" in _why(con, served)
+    _build(con, (D3, D3))  # an empty day's build: D1 and D2 keep what they were built from
+    assert "published file" in _why(con, served)
+    _serve(con, served)
+    assert _why(con, served) is None
+
+
+def test_a_changed_signature_builds(con, served):
+    _build(con)
+    _serve(con, served)
+    assert "configuration" in _why(con, served, signature="other")
+
+
+def test_changed_new_removed_or_unknown_raw_rows_build_until_a_build_covers_them(con, served):
+    _build(con)
+    _serve(con, served)
 
     _audit_row(con, D2, 5, "5:23")  # re-landed with different rows
-    assert f"1 arrival date(s) not yet built, e.g. {D2}" in _built(con, published)
-    # A build of another window leaves D2 unbuilt.
-    build_state.record_build(con, "sig", (D3, D4), "run-2")
-    build_state.record_published(con)
-    assert str(D2) in _built(con, published)
-    build_state.record_build(con, "sig", (D2, D2), "run-3")
-    build_state.record_published(con)
-    assert _built(con, published) is None
+    assert f"1 arrival date(s) not yet built, e.g. {D2}" in _why(con, served)
+    _build(con, (D3, D4))  # a build of another window leaves D2 unbuilt
+    _serve(con, served)
+    assert str(D2) in _why(con, served)
+    _build(con, (D2, D2))
+    _serve(con, served)
+    assert _why(con, served) is None
 
     _audit_row(con, D4, 2, "2:7")  # a new day with rows
-    assert str(D4) in _built(con, published)
-    build_state.record_build(con, "sig", (D4, D4), "run-4")
-    build_state.record_published(con)
-    assert _built(con, published) is None
+    assert str(D4) in _why(con, served)
+    _build(con, (D4, D4))
+    _serve(con, served)
+    assert _why(con, served) is None
 
     con.execute("delete from raw.load_audit where arrival_date = ?", [D1])  # rows removed
-    assert str(D1) in _built(con, published)
-    build_state.record_build(con, "sig", (D1, D1), "run-5")
-    build_state.record_published(con)
-    assert _built(con, published) is None
+    assert str(D1) in _why(con, served)
+    _build(con, (D1, D1))
+    _serve(con, served)
+    assert _why(con, served) is None
 
     _audit_row(con, D1, 4, None)  # landed by a botmeter without checksums: never trusted
-    build_state.record_build(con, "sig", None, "run-6")
-    build_state.record_published(con)
-    assert "landed before checksums" in _built(con, published)
+    _build(con)
+    _serve(con, served)
+    assert "landed before checksums" in _why(con, served)
 
 
-def test_project_signature_follows_dbt_files_and_kpi_configuration(tmp_path):
+def test_checksums_are_the_ones_taken_before_dbt_started(con, served):
+    """A day landed while dbt ran (by another process) is not recorded as built."""
+    landed = build_state.start_build(con)
+    _audit_row(con, D4, 2, "2:7")
+    build_state.record_build(con, "sig", None, "run", landed)
+    _serve(con, served)
+    assert str(D4) in _why(con, served)
+
+
+def test_signature_follows_dbt_files_code_and_configuration(tmp_path, monkeypatch):
     from orchestration.dbt_project import DBT_PROJECT_DIR
+    from orchestration.settings import KPI_CONFIG_ENV, PROJECT_ROOT
 
     project = tmp_path / "project"
-    shutil.copy(DBT_PROJECT_DIR / "dbt_project.yml", project.mkdir() or project)
+    project.mkdir()
+    shutil.copy(DBT_PROJECT_DIR / "dbt_project.yml", project)
     shutil.copytree(DBT_PROJECT_DIR / "models", project / "models")
-    con = duckdb.connect()
-    first = build_state.project_signature(con, project)
-    assert build_state.project_signature(con, project) == first
+    first = build_state.project_signature(project)
+    assert build_state.project_signature(project) == first
+    seen = {first}
+
+    def changed() -> bool:
+        signature = build_state.project_signature(project)
+        fresh = signature not in seen
+        seen.add(signature)
+        return fresh
+
+    (project / "models" / "__pycache__").mkdir()
+    (project / "models" / "__pycache__" / "x.pyc").write_bytes(b"noise")
+    (project / "models" / ".fct_sessions.sql.swp").write_bytes(b"noise")
+    assert not changed()  # caches and editor files are not the project
 
     model = project / "models" / "marts" / "sessions" / "fct_sessions.sql"
     model.write_text(model.read_text() + "\n-- an edit\n")
-    edited = build_state.project_signature(con, project)
-    assert edited != first
+    assert changed()
     (project / "models" / "new_model.sql").write_text("select 1 as x\n")
-    added = build_state.project_signature(con, project)
-    assert added not in (first, edited)
+    assert changed()
 
-    con.execute("create schema config")
-    con.execute("create table config.kpi_definitions as select 'containment' as kpi_name")
-    con.execute("create table config.kpi_filters as select 'containment' as kpi_name")
-    configured = build_state.project_signature(con, project)
-    assert configured != added
-    con.execute("update config.kpi_filters set kpi_name = 'escalation'")
-    assert build_state.project_signature(con, project) not in (configured, added)
+    kpis = tmp_path / "kpis.yml"
+    kpis.write_text((PROJECT_ROOT / "config" / "kpis.yml").read_text())
+    monkeypatch.setenv(KPI_CONFIG_ENV, str(kpis))
+    assert not changed()  # the same KPI definitions from another path
+    kpis.write_text(kpis.read_text() + "\n# a comment is a change too: build once\n")
+    assert changed()
+    monkeypatch.setenv("BOTMETER_CHECKS_CONFIG", str(tmp_path / "checks.yml"))
+    (tmp_path / "checks.yml").write_text((PROJECT_ROOT / "config" / "checks.yml").read_text())
+    assert not changed()
+    (tmp_path / "checks.yml").write_text("channels: [web]\n")
+    assert changed()
 
 
 # --- the whole Dagster job ------------------------------------------------------------------
@@ -202,3 +271,24 @@ def test_daily_runs_with_nothing_new_skip_the_models_and_keep_every_mart(
     assert published.stat().st_mtime_ns != stamp
     marts, stamp = _marts(warehouse), published.stat().st_mtime_ns
     assert SKIPPED in "\n".join(run(empty))
+
+    # An edited configuration builds; that dbt invocation fails and forgets the last build,
+    # so the next run (configuration restored) builds too, and that build of nothing new
+    # leaves every mart as the skipped runs did (skipping changed nothing).
+    import orchestration.dbt_assets as dbt_assets_module
+    from checks.settings import CHECKS_CONFIG_ENV, DEFAULT_CHECKS_CONFIG
+
+    edited = tmp_path / "checks.yml"
+    edited.write_text(DEFAULT_CHECKS_CONFIG.read_text() + "\n# edited\n")
+    with monkeypatch.context() as patch:
+        patch.setenv(CHECKS_CONFIG_ENV, str(edited))
+        patch.setattr(dbt_assets_module, "dbt_build_args", lambda *_: ["run-operation", "nope"])
+        with pytest.raises(CliError, match="botmeter_dbt_models"):
+            run(empty)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(f"select count(*) from {build_state.BUILDS_TABLE}").fetchone() == (0,)
+    assert SKIPPED not in "\n".join(run(empty))
+    assert _marts(warehouse) == marts
+    assert SKIPPED in "\n".join(run(empty))
+    # The check warnings silenced for skipped runs are back for the next run in the process.
+    assert not logging.getLogger(quiet_skips.PLAN_LOGGER).filters

@@ -363,8 +363,9 @@ def test_list_arrival_dates_ignores_non_date_folders(tmp_path):
 
 def test_events_checksum_tells_a_relanded_day_from_a_changed_one(tmp_path):
     """raw.load_audit.events_checksum is what a run compares to skip the models
-    (orchestration/build_state.py): same rows, same checksum, whatever order they were
-    landed in; any changed, added or removed row, another checksum."""
+    (orchestration/build_state.py): the same file re-landed, after other days or not, gives
+    the same checksum; any changed, added or removed row gives another. Rows carry their file
+    and line, so the same events moved to other lines or files also count as a change."""
     landing = tmp_path / "landing"
     lines = [event(f"e{i}", "message", f"2022-03-10T10:0{i}:00Z") for i in range(4)]
     lines.append(lines[0])  # a duplicate copy counts too
