@@ -86,3 +86,22 @@ def test_a_merge_run_keeps_the_sections_it_skips() -> None:
     }
     assert kept_sections(previous, {"startup"}) == {}
     assert kept_sections(None, {"landing"}) == {}
+
+
+def test_forget_build_makes_the_next_increment_build(tmp_path: Path, capsys) -> None:
+    """The increment's repeats re-land the same day, which a run skips once it was built;
+    `forget-build` between repeats is what makes each repeat measure a build."""
+    import duckdb
+
+    from benchmarks.tasks import main
+    from orchestration import build_state
+
+    warehouse = tmp_path / "wh.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        build_state.record_build(con, "sig", None, "run", {})
+    assert main(["forget-build", "--warehouse", str(warehouse)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"forgotten": str(warehouse)}
+    with duckdb.connect(str(warehouse)) as con:
+        assert con.execute(f"select count(*) from {build_state.BUILDS_TABLE}").fetchone() == (0,)
+        published, dashboard = tmp_path / "p.duckdb", tmp_path / "d.html"
+        assert "no complete" in build_state.why_build(con, "sig", published, dashboard)
