@@ -90,7 +90,7 @@ def botmeter_dbt_models(
             keys = context.partition_key_range
             window = (dt.date.fromisoformat(keys.start), dt.date.fromisoformat(keys.end))
         with warehouse.connection() as con:
-            build_state.record_build(con, signature, window, context.run_id, landed)
+            build_state.record_build(con, signature, window, context.run.run_id, landed)
 
 
 UNCHANGED_METADATA_KEY = "botmeter/unchanged"
