@@ -4,7 +4,7 @@ The rules (orchestration/build_state.py) on a hand-made raw.load_audit and publi
 then the whole Dagster job on a small landing: an empty day and a re-landed day skip dbt, the
 mart checks and the publish; a day with new rows builds; a failed dbt invocation forgets the
 last build, and the build after it, with nothing new, leaves every mart exactly as the
-skipped runs did.
+skipped runs did; one model materialized alone builds and forgets the last build too.
 """
 
 from __future__ import annotations
@@ -290,5 +290,28 @@ def test_daily_runs_with_nothing_new_skip_the_models_and_keep_every_mart(
     assert SKIPPED not in "\n".join(run(empty))
     assert _marts(warehouse) == marts
     assert SKIPPED in "\n".join(run(empty))
+
+    # One model materialized alone (from the UI) builds, and is not taken for a whole build.
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    alone = dg.AssetKey(["marts", "agg_sessions_monthly_total"])
+    subset = defs.resolve_job_def("botmeter_daily").execute_in_process(
+        asset_selection=[alone],
+        partition_key=empty.isoformat(),
+        instance=dg.DagsterInstance.get(),
+        run_config={
+            "resources": {
+                "warehouse": {
+                    "config": {"warehouse_path": str(warehouse), "landing_path": str(landing)}
+                }
+            }
+        },
+    )
+    assert subset.success
+    assert [e.asset_key for e in subset.get_asset_materialization_events()] == [alone]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(f"select count(*) from {build_state.BUILDS_TABLE}").fetchone() == (0,)
     # The check warnings silenced for skipped runs are back for the next run in the process.
     assert not logging.getLogger(quiet_skips.PLAN_LOGGER).filters
