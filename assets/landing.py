@@ -473,9 +473,27 @@ def land_partition(
                 f"create or replace temp table classified_batch as {_classify_sql(arrival_date)}"
             )
             day = arrival_date.isoformat()
+            # Rows of this date that re-landing drops or changes: the incremental models only
+            # add rows, so the next build rebuilds every model (orchestration/build_state.py).
+            con.execute(
+                "create or replace temp table previous_events as "
+                f"select * from raw.events where arrival_date = '{day}'::date"
+            )
+            earlier_replaced = con.execute(
+                "select coalesce(max(events_replaced), 0) from raw.load_audit "
+                "where arrival_date = ?",
+                [day],
+            ).fetchone()[0]
             for table in ("raw.events", "raw.quarantine", "raw.load_audit"):
                 con.execute(f"delete from {table} where arrival_date = ?", [day])
             con.execute(_insert_events_sql(arrival_date))
+            replaced_now = con.execute(
+                "select count(*) from (from previous_events except all "
+                "from raw.events where arrival_date = ?)",
+                [day],
+            ).fetchone()[0]
+            replaced = earlier_replaced + replaced_now
+            con.execute("drop table previous_events")
             con.execute(
                 """
                 insert into raw.quarantine
@@ -519,7 +537,7 @@ def land_partition(
                 ).fetchall()
             )
             con.execute(
-                "insert into raw.load_audit values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "insert into raw.load_audit values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     day,
                     n_files,
@@ -530,6 +548,7 @@ def land_partition(
                     json.dumps(by_reason),
                     fingerprint,
                     checksum,
+                    int(replaced),
                 ],
             )
             con.execute("drop table classified_batch")

@@ -108,11 +108,13 @@ create table if not exists raw.load_audit (
     duplicates_in_partition bigint not null,
     rejected_by_reason json not null,
     files_fingerprint varchar,
-    events_checksum varchar
+    events_checksum varchar,
+    events_replaced bigint
 );
 -- Warehouses created before these columns existed get them (null = unknown).
 alter table raw.load_audit add column if not exists files_fingerprint varchar;
 alter table raw.load_audit add column if not exists events_checksum varchar;
+alter table raw.load_audit add column if not exists events_replaced bigint;
 """
 
 

@@ -166,6 +166,23 @@ def why_build(
     return None
 
 
+def replaced_dates(con: duckdb.DuckDBPyConnection) -> list[dt.date]:
+    """Arrival dates re-landed with rows removed or changed since the last full rebuild
+    (`raw.load_audit.events_replaced`). The incremental models re-decide only the events a
+    run brings, so a removed or changed event would linger: these need a full rebuild."""
+    if not table_exists(con, "raw.load_audit"):
+        return []
+    rows = con.execute(
+        "select arrival_date from raw.load_audit where events_replaced > 0 order by 1"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def clear_replaced(con: duckdb.DuckDBPyConnection) -> None:
+    """After a successful full rebuild every replaced row is accounted for."""
+    con.execute("update raw.load_audit set events_replaced = 0 where events_replaced > 0")
+
+
 def forget_last_build(con: duckdb.DuckDBPyConnection) -> None:
     """The next run builds the models whatever it lands."""
     con.execute(_DDL)

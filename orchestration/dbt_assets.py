@@ -36,14 +36,14 @@ class DbtBuildConfig(dg.Config):
     )
 
 
-def dbt_build_args(context: dg.AssetExecutionContext, config: DbtBuildConfig) -> list[str]:
+def dbt_build_args(context: dg.AssetExecutionContext, full_refresh: bool) -> list[str]:
     """`dbt build` for the run's arrival dates; a full refresh ignores the dates.
 
     dbt unit tests check the SQL, not the data: they run in the test suite
     (tests/test_dbt_unit_tests.py), not in every production build (dbt's own advice).
     """
     args = ["build", "--exclude-resource-type", "unit_test"]
-    if config.full_refresh:
+    if full_refresh:
         return [*args, "--full-refresh"]
     window = context.partition_key_range
     return [*args, "--vars", dbt_run_vars(window.start, window.end)]
@@ -74,23 +74,32 @@ def botmeter_dbt_models(
             reason = build_state.why_build(con, signature, published, dashboard_path(published))
         if reason is not None:
             landed = build_state.start_build(con)
+            replaced = build_state.replaced_dates(con) if whole else []
     if reason is None:
         yield from _unchanged(context)
         return
     context.log.info(f"building the models: {reason}")
+    full_refresh = config.full_refresh or bool(replaced)
+    if replaced and not config.full_refresh:
+        context.log.warning(
+            f"rebuilding every model (dbt --full-refresh): events of {len(replaced)} arrival "
+            f"date(s) were removed or changed by re-landing, e.g. {replaced[0]}"
+        )
     with warehouse.dbt_environment():
-        invocation = dbt.cli(dbt_build_args(context, config), context=context)
+        invocation = dbt.cli(dbt_build_args(context, full_refresh), context=context)
         try:
             yield from invocation.stream()
         finally:
             prune_invocation_folders(invocation.target_path)
     if whole:  # dbt succeeded (a failed build raised above): record what it read
         window = None
-        if not config.full_refresh:
+        if not full_refresh:
             keys = context.partition_key_range
             window = (dt.date.fromisoformat(keys.start), dt.date.fromisoformat(keys.end))
         with warehouse.connection() as con:
             build_state.record_build(con, signature, window, context.run.run_id, landed)
+            if full_refresh:
+                build_state.clear_replaced(con)
 
 
 UNCHANGED_METADATA_KEY = "botmeter/unchanged"

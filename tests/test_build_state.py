@@ -2,9 +2,10 @@
 
 The rules (orchestration/build_state.py) on a hand-made raw.load_audit and published file,
 then the whole Dagster job on a small landing: an empty day and a re-landed day skip dbt, the
-mart checks and the publish; a day with new rows builds; a failed dbt invocation forgets the
-last build, and the build after it, with nothing new, leaves every mart exactly as the
-skipped runs did; one model materialized alone builds and forgets the last build too.
+mart checks and the publish; a day with new rows builds; a day re-delivered without some of
+its events rebuilds every model; a failed dbt invocation forgets the last build, and the build
+after it, with nothing new, leaves every mart exactly as the skipped runs did; one model
+materialized alone builds and forgets the last build too.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ D1, D2, D3, D4 = (dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(4))
 def _audit_row(con, day: dt.date, accepted: int, checksum: str | None) -> None:
     con.execute("delete from raw.load_audit where arrival_date = ?", [day])
     con.execute(
-        "insert into raw.load_audit values (?, 1, ?, ?, 0, 0, '{}', 'fp', ?)",
+        "insert into raw.load_audit values (?, 1, ?, ?, 0, 0, '{}', 'fp', ?, 0)",
         [day, accepted, accepted, checksum],
     )
 
@@ -272,6 +273,20 @@ def test_daily_runs_with_nothing_new_skip_the_models_and_keep_every_mart(
     marts, stamp = _marts(warehouse), published.stat().st_mtime_ns
     assert SKIPPED in "\n".join(run(empty))
 
+    # The same day re-delivered with two of those events removed: an incremental build would
+    # keep them (the blocking staging reconciliation then refuses to publish), so every model
+    # is rebuilt, and the next quiet day skips again.
+    write_landing(landing, {days[1]: late[:1]})
+    assert SKIPPED not in "\n".join(run(days[1]))
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select sum(events_replaced) from raw.load_audit").fetchone() == (0,)
+        assert con.execute(
+            "select count(*) from staging.stg_botmeter__events where event_id like 'late-%'"
+        ).fetchone() == (1,)
+    assert _marts(warehouse) != marts
+    marts = _marts(warehouse)
+    assert SKIPPED in "\n".join(run(empty))
+
     # An edited configuration builds; that dbt invocation fails and forgets the last build,
     # so the next run (configuration restored) builds too, and that build of nothing new
     # leaves every mart as the skipped runs did (skipping changed nothing).
@@ -315,3 +330,12 @@ def test_daily_runs_with_nothing_new_skip_the_models_and_keep_every_mart(
         assert con.execute(f"select count(*) from {build_state.BUILDS_TABLE}").fetchone() == (0,)
     # The check warnings silenced for skipped runs are back for the next run in the process.
     assert not logging.getLogger(quiet_skips.PLAN_LOGGER).filters
+
+
+def test_replaced_rows_ask_for_a_full_rebuild_until_one_clears_them(con):
+    assert build_state.replaced_dates(con) == []
+    con.execute("update raw.load_audit set events_replaced = 2 where arrival_date = ?", [D2])
+    con.execute("update raw.load_audit set events_replaced = null where arrival_date = ?", [D1])
+    assert build_state.replaced_dates(con) == [D2]  # null: landed before the column existed
+    build_state.clear_replaced(con)
+    assert build_state.replaced_dates(con) == []

@@ -394,3 +394,30 @@ def test_events_checksum_tells_a_relanded_day_from_a_changed_one(tmp_path):
     assert land_checksum(lines) == first  # the original file again
     (landing / "events" / DAY.isoformat() / "part-000.jsonl").unlink()
     assert land_checksum() == "0:0"
+
+
+def test_events_replaced_counts_rows_a_relanding_removed_or_changed(tmp_path):
+    """raw.load_audit.events_replaced: rows of the date's previous landing that the new one
+    lacks (removed, or changed in any column, provenance included). It only grows until a full
+    rebuild clears it (orchestration/build_state.py), whatever is re-landed in between, so an
+    incremental build never runs over events that disappeared."""
+    landing = tmp_path / "landing"
+    lines = [event(f"e{i}", "message", f"2022-03-10T10:0{i}:00Z") for i in range(4)]
+    con = duckdb.connect()
+
+    def land_replaced(day_lines) -> int:
+        write_landing(landing, {DAY: day_lines})
+        land_partition(con, landing, DAY)
+        query = "select events_replaced from raw.load_audit where arrival_date = ?"
+        return con.execute(query, [DAY]).fetchone()[0]
+
+    assert land_replaced(lines) == 0  # first landing
+    assert land_replaced(lines) == 0  # the same rows again
+    assert land_replaced([*lines, event("e9", "message", "2022-03-10T11:00:00Z")]) == 0  # added
+    assert land_replaced(lines) == 1  # e9 removed
+    assert land_replaced([{**lines[0], "channel": "whatsapp"}, *lines[1:]]) == 2  # e0 changed
+    assert land_replaced([{**lines[0], "channel": "whatsapp"}, *lines[1:]]) == 2  # sticky
+    (landing / "events" / DAY.isoformat() / "part-000.jsonl").unlink()
+    land_partition(con, landing, DAY)  # the folder emptied: all four rows gone
+    query = "select events_replaced, accepted from raw.load_audit where arrival_date = ?"
+    assert con.execute(query, [DAY]).fetchone() == (6, 0)
