@@ -447,6 +447,58 @@ def read_ahead(landing_dir: Path, dates: list[dt.date]) -> Iterator[FolderBatch]
             yield batch
 
 
+@dataclass(frozen=True)
+class _PreviousLanding:
+    has_rows: bool  # if so, the hash of each row is in the temp table _PREVIOUS_HASHES
+    checksum: str | None  # None: landed before checksums existed
+    replaced: int  # rows removed or changed by earlier re-landings, not yet fully rebuilt
+
+
+_PREVIOUS_HASHES = "previous_row_hashes"
+
+
+def _remember_previous_rows(con: duckdb.DuckDBPyConnection, day: str) -> _PreviousLanding | None:
+    """Before a date's rows are replaced: what its landing recorded, and (in a temp table) the
+    hash of each of its rows. None when the date was never landed."""
+    row = con.execute(
+        "select accepted, events_checksum, coalesce(events_replaced, 0) from raw.load_audit "
+        "where arrival_date = ?",
+        [day],
+    ).fetchone()
+    if not row:
+        return None
+    accepted, checksum, replaced = row
+    if accepted:
+        con.execute(
+            f"create or replace temp table {_PREVIOUS_HASHES} as "
+            "select hash(e) as row_hash from raw.events as e where arrival_date = ?",
+            [day],
+        )
+    return _PreviousLanding(bool(accepted), checksum, int(replaced))
+
+
+def _replaced_rows(
+    con: duckdb.DuckDBPyConnection, day: str, previous: _PreviousLanding | None, checksum: str
+) -> int:
+    """The date's pending count of replaced rows, plus the rows of its previous landing that
+    the new one lacks (removed, or changed in any column). The incremental models only add
+    rows, so the next whole build rebuilds every model while any date has some
+    (orchestration/build_state.py); the count stays until then, whatever is re-landed."""
+    if previous is None:
+        return 0
+    if not previous.has_rows:
+        return previous.replaced
+    lacking = 0
+    if checksum != previous.checksum:  # the same rows again lack none
+        lacking = con.execute(
+            f"select count(*) from (from {_PREVIOUS_HASHES} except all "
+            "select hash(e) from raw.events as e where arrival_date = ?)",
+            [day],
+        ).fetchone()[0]
+    con.execute(f"drop table {_PREVIOUS_HASHES}")
+    return previous.replaced + int(lacking)
+
+
 def land_partition(
     con: duckdb.DuckDBPyConnection,
     landing_dir: Path,
@@ -473,27 +525,10 @@ def land_partition(
                 f"create or replace temp table classified_batch as {_classify_sql(arrival_date)}"
             )
             day = arrival_date.isoformat()
-            # Rows of this date that re-landing drops or changes: the incremental models only
-            # add rows, so the next build rebuilds every model (orchestration/build_state.py).
-            con.execute(
-                "create or replace temp table previous_events as "
-                f"select * from raw.events where arrival_date = '{day}'::date"
-            )
-            earlier_replaced = con.execute(
-                "select coalesce(max(events_replaced), 0) from raw.load_audit "
-                "where arrival_date = ?",
-                [day],
-            ).fetchone()[0]
+            previous = _remember_previous_rows(con, day)
             for table in ("raw.events", "raw.quarantine", "raw.load_audit"):
                 con.execute(f"delete from {table} where arrival_date = ?", [day])
             con.execute(_insert_events_sql(arrival_date))
-            replaced_now = con.execute(
-                "select count(*) from (from previous_events except all "
-                "from raw.events where arrival_date = ?)",
-                [day],
-            ).fetchone()[0]
-            replaced = earlier_replaced + replaced_now
-            con.execute("drop table previous_events")
             con.execute(
                 """
                 insert into raw.quarantine
@@ -529,6 +564,7 @@ def land_partition(
                 """,
                 [day],
             ).fetchall()[0]
+            replaced = _replaced_rows(con, day, previous, checksum)
             by_reason = dict(
                 con.execute(
                     "select reason, count(*) from raw.quarantine where arrival_date = ? "

@@ -21,6 +21,10 @@ The models are skipped only when every arrival date with rows has exactly the ch
 models last read, none is unknown (landed by a botmeter without checksums), the signature is
 unchanged, and the published file and the dashboard are the ones made from that build.
 Anything else, a full refresh and a partial selection build as before.
+
+The other way round, a whole-project build becomes a full rebuild (dbt `--full-refresh`)
+when an arrival date lost or changed rows since the models read them (`replaced_dates`):
+incremental models only add.
 """
 
 from __future__ import annotations
@@ -166,21 +170,44 @@ def why_build(
     return None
 
 
-def replaced_dates(con: duckdb.DuckDBPyConnection) -> list[dt.date]:
-    """Arrival dates re-landed with rows removed or changed since the last full rebuild
-    (`raw.load_audit.events_replaced`). The incremental models re-decide only the events a
-    run brings, so a removed or changed event would linger: these need a full rebuild."""
+def replaced_dates(con: duckdb.DuckDBPyConnection) -> dict[dt.date, int]:
+    """Arrival dates whose models need a full rebuild, with their count of replaced rows.
+
+    The incremental models re-decide only the events a run brings, so an event that is gone
+    or changed would linger. Such dates are the ones re-landed with rows removed or changed
+    since the last full rebuild (`raw.load_audit.events_replaced`), and the ones a build read
+    that hold no rows any more (a raw-only full refresh deleted them; count 0).
+    """
+    replaced: dict[dt.date, int] = {}
     if not table_exists(con, "raw.load_audit"):
-        return []
-    rows = con.execute(
-        "select arrival_date from raw.load_audit where events_replaced > 0 order by 1"
-    ).fetchall()
-    return [r[0] for r in rows]
+        return replaced
+    replaced.update(
+        con.execute(
+            "select arrival_date, events_replaced from raw.load_audit where events_replaced > 0"
+        ).fetchall()
+    )
+    if table_exists(con, INPUTS_TABLE):
+        gone = con.execute(
+            f"""select arrival_date from {INPUTS_TABLE}
+                where arrival_date not in (
+                    select arrival_date from raw.load_audit where accepted > 0
+                )"""
+        ).fetchall()
+        for (day,) in gone:
+            replaced.setdefault(day, 0)
+    return dict(sorted(replaced.items()))
 
 
-def clear_replaced(con: duckdb.DuckDBPyConnection) -> None:
-    """After a successful full rebuild every replaced row is accounted for."""
-    con.execute("update raw.load_audit set events_replaced = 0 where events_replaced > 0")
+def clear_replaced(con: duckdb.DuckDBPyConnection, replaced: dict[dt.date, int]) -> None:
+    """After a successful full rebuild: the counts it accounted for (`replaced`, taken before
+    dbt started) are cleared; a date re-landed meanwhile keeps its higher count."""
+    for day, count in replaced.items():
+        if count:
+            con.execute(
+                "update raw.load_audit set events_replaced = 0 "
+                "where arrival_date = ? and events_replaced = ?",
+                [day, count],
+            )
 
 
 def forget_last_build(con: duckdb.DuckDBPyConnection) -> None:

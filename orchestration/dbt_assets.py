@@ -74,7 +74,7 @@ def botmeter_dbt_models(
             reason = build_state.why_build(con, signature, published, dashboard_path(published))
         if reason is not None:
             landed = build_state.start_build(con)
-            replaced = build_state.replaced_dates(con) if whole else []
+            replaced = build_state.replaced_dates(con) if whole else {}
     if reason is None:
         yield from _unchanged(context)
         return
@@ -82,8 +82,8 @@ def botmeter_dbt_models(
     full_refresh = config.full_refresh or bool(replaced)
     if replaced and not config.full_refresh:
         context.log.warning(
-            f"rebuilding every model (dbt --full-refresh): events of {len(replaced)} arrival "
-            f"date(s) were removed or changed by re-landing, e.g. {replaced[0]}"
+            f"rebuilding every model (dbt --full-refresh): {len(replaced)} arrival date(s) "
+            f"lost or changed events since the models read them, e.g. {next(iter(replaced))}"
         )
     with warehouse.dbt_environment():
         invocation = dbt.cli(dbt_build_args(context, full_refresh), context=context)
@@ -99,7 +99,7 @@ def botmeter_dbt_models(
         with warehouse.connection() as con:
             build_state.record_build(con, signature, window, context.run.run_id, landed)
             if full_refresh:
-                build_state.clear_replaced(con)
+                build_state.clear_replaced(con, replaced)
 
 
 UNCHANGED_METADATA_KEY = "botmeter/unchanged"

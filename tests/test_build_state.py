@@ -333,9 +333,20 @@ def test_daily_runs_with_nothing_new_skip_the_models_and_keep_every_mart(
 
 
 def test_replaced_rows_ask_for_a_full_rebuild_until_one_clears_them(con):
-    assert build_state.replaced_dates(con) == []
+    assert build_state.replaced_dates(con) == {}
     con.execute("update raw.load_audit set events_replaced = 2 where arrival_date = ?", [D2])
     con.execute("update raw.load_audit set events_replaced = null where arrival_date = ?", [D1])
-    assert build_state.replaced_dates(con) == [D2]  # null: landed before the column existed
-    build_state.clear_replaced(con)
-    assert build_state.replaced_dates(con) == []
+    assert build_state.replaced_dates(con) == {D2: 2}  # null: landed before the column existed
+    snapshot = build_state.replaced_dates(con)
+    con.execute("update raw.load_audit set events_replaced = 3 where arrival_date = ?", [D2])
+    build_state.clear_replaced(con, snapshot)  # D2 was re-landed while dbt ran: kept
+    assert build_state.replaced_dates(con) == {D2: 3}
+    build_state.clear_replaced(con, build_state.replaced_dates(con))
+    assert build_state.replaced_dates(con) == {}
+
+    # Dates a build read that hold no rows any more (a raw-only full refresh deleted them).
+    build_state.record_build(con, "sig", None, "run", build_state.landed_checksums(con))
+    con.execute("delete from raw.load_audit where arrival_date = ?", [D1])
+    assert build_state.replaced_dates(con) == {D1: 0}
+    build_state.record_build(con, "sig", None, "run", build_state.landed_checksums(con))
+    assert build_state.replaced_dates(con) == {}
