@@ -34,7 +34,7 @@ from orchestration.resources import WarehouseResource, apply_session_settings
 # Storage compatibility version of the published file (see module docstring).
 STORAGE_VERSION = "v1.0.0"
 MARTS_SCHEMA = "marts"
-META_TABLE = "meta.publish_info"
+META_TABLE = settings.PUBLISH_INFO_TABLE
 
 
 class PublishError(RuntimeError):

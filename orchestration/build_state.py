@@ -41,7 +41,7 @@ import yaml
 from checks.core import table_exists
 from checks.settings import checks_config_path
 from orchestration.dbt_project import DBT_PROFILES_DIR, DBT_PROJECT_DIR
-from orchestration.settings import kpi_config_path
+from orchestration.settings import PUBLISH_INFO_TABLE, kpi_config_path
 
 INPUTS_TABLE = "audit.model_inputs"
 BUILDS_TABLE = "audit.model_builds"
@@ -132,7 +132,8 @@ def _published_stamp(published: Path) -> dt.datetime | None:
     except duckdb.Error:
         return None
     try:
-        return con.execute("select max(published_at) from meta.publish_info").fetchone()[0]
+        query = f"select max(published_at) from {PUBLISH_INFO_TABLE}"
+        return con.execute(query).fetchone()[0]
     except duckdb.Error:
         return None
     finally:
@@ -143,11 +144,11 @@ def why_build(
     con: duckdb.DuckDBPyConnection, signature: str, published: Path, dashboard: Path
 ) -> str | None:
     """Why the models must be built, or None when the last build already did this work."""
-    if not (table_exists(con, INPUTS_TABLE) and table_exists(con, BUILDS_TABLE)):
-        return "no complete whole-project build recorded in this warehouse"
-    last = con.execute(
-        f"select project_signature, published_at, dashboard_at from {BUILDS_TABLE}"
-    ).fetchall()
+    last = []
+    if table_exists(con, INPUTS_TABLE) and table_exists(con, BUILDS_TABLE):
+        last = con.execute(
+            f"select project_signature, published_at, dashboard_at from {BUILDS_TABLE}"
+        ).fetchall()
     if len(last) != 1:
         return "no complete whole-project build recorded in this warehouse"
     last_signature, published_at, dashboard_at = last[0]

@@ -49,6 +49,10 @@ def kpi_config_path(explicit: str | os.PathLike | None = None) -> Path:
     return _resolve(explicit, KPI_CONFIG_ENV, PROJECT_ROOT / "config" / "kpis.yml")
 
 
+# Inside the published file: when it was made (written by publish, read to tell it apart).
+PUBLISH_INFO_TABLE = "meta.publish_info"
+
+
 def dashboard_path(published: Path) -> Path:
     """The dashboard the pipeline writes beside the published file."""
     return published.parent / "dashboard.html"
