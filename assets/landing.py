@@ -1,8 +1,14 @@
 """Land one arrival folder of raw JSON Lines files into the warehouse.
 
-Python only reads bytes; Arrow validates UTF-8 and splits lines; parsing,
-validation and typing happen in one vectorized DuckDB statement. A partition is replaced in a
-single transaction, so a crash half-way leaves the previous state and a re-run is idempotent.
+Python only reads bytes; Arrow validates UTF-8 and splits lines; parsing, validation and
+typing happen in one vectorized DuckDB statement. A partition is replaced in a single
+transaction, so a crash half-way leaves the previous state and a re-run is idempotent.
+
+Every entry of an arrival folder is accounted for in `raw.landing_files`: an event file is
+read (every line lands in raw.events or raw.quarantine), anything else is skipped with the
+reason. A folder's fingerprint is the SHA-256 of its event files' names and contents (plus the
+names of skipped entries): `botmeter run` lands a date again exactly when it changed, even
+when a file was rewritten with the same size and modification time.
 """
 
 from __future__ import annotations
@@ -10,8 +16,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
+import re
+import stat
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,16 +31,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assets.raw_schema import (
-    ACTORS,
-    EVENT_TYPES,
+    LANDING_FILE_COLUMNS,
+    LOAD_COLUMNS,
     RAW_EVENT_COLUMNS,
     REQUIRED_BY_TYPE,
     REQUIRED_FIELDS,
     ensure_raw_schema,
 )
-from orchestration.settings import DATA_START_AT
+from botmeter.settings import CheckSettings, Rules, load_check_settings, load_rules
 
-EVENT_FILE_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".ndjson", ".ndjson.gz")
+# Raise when the classification rules change: every date is landed again by the next run.
+CONTRACT_VERSION = 2
+EVENT_SUFFIXES = (".jsonl", ".json", ".ndjson")
+OTHER_COMPRESSIONS = (".bz2", ".xz", ".zst", ".zstd", ".lz4", ".zip", ".7z", ".tar", ".tgz")
+DATE_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Real UTC offsets run from -12:00 to +14:00; a bigger one is a typo, not a timezone.
+MAX_OFFSET_MINUTES = 14 * 60
+_OFFSET_PATTERN = r"'\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*[+-](\d{2}):?(\d{2})?$'"
+GZIP_MAGIC = b"\x1f\x8b"
 
 # Fields read from each line's JSON object (one struct per line, see `_classify_sql`).
 FIELDS: tuple[str, ...] = (
@@ -73,19 +90,192 @@ class LandingError(Exception):
 @dataclass(frozen=True)
 class LandingResult:
     arrival_date: dt.date
+    load_id: int
     files: int
+    files_skipped: int
     lines_read: int
     accepted: int
     rejected: int
-    duplicates_in_partition: int
+    duplicates_within_day: int
+    has_changed_rows: bool
+    events_replaced: int
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    skipped: tuple[tuple[str, str], ...] = ()
+    notes: tuple[tuple[str, str], ...] = ()
 
-    def summary(self) -> str:
-        return (
+    def summary(self, duplicates_of_earlier_days: int | None = None) -> str:
+        """One line: what was read and where every line went."""
+        dupes = f"duplicates={self.duplicates_within_day} within the day"
+        if duplicates_of_earlier_days is not None:
+            dupes += f" + {duplicates_of_earlier_days} already delivered earlier"
+        text = (
             f"{self.arrival_date}: files={self.files} read={self.lines_read} "
-            f"accepted={self.accepted} rejected={self.rejected} "
-            f"duplicates={self.duplicates_in_partition}"
+            f"accepted={self.accepted} rejected={self.rejected} {dupes}"
         )
+        if self.files_skipped:
+            text += f" skipped_files={self.files_skipped}"
+        return text
+
+
+# ------------------------------------------------------------------------ the landing folder
+
+
+@dataclass(frozen=True)
+class ArrivalFolders:
+    """The arrival-date folders under `<landing>/events/`, and what was ignored and why."""
+
+    dates: list[dt.date]
+    ignored: list[tuple[str, str]]  # (name, reason)
+
+
+def events_root(landing_dir: Path) -> Path:
+    return Path(landing_dir) / "events"
+
+
+def partition_folder(landing_dir: Path, arrival_date: dt.date) -> Path:
+    return events_root(landing_dir) / arrival_date.isoformat()
+
+
+def list_arrival_dates(
+    landing_dir: Path, rules: Rules, today: dt.date | None = None
+) -> ArrivalFolders:
+    """Folders named YYYY-MM-DD from the data start to tomorrow (UTC); everything else under
+    `events/` is ignored with a reason (a folder dated far ahead is a typo, not a day)."""
+    root = events_root(landing_dir)
+    if not root.is_dir():
+        raise LandingError(f"landing folder not found: {root} (expected events/<YYYY-MM-DD>/)")
+    today = today or dt.datetime.now(dt.UTC).date()
+    try:
+        children = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError as exc:
+        raise LandingError(f"cannot read {root}: {exc.strerror or exc}") from None
+    dates, ignored = [], []
+    for child in children:
+        if not child.is_dir():
+            ignored.append((child.name, "a file, not an arrival-date folder (YYYY-MM-DD)"))
+            continue
+        day = None
+        if DATE_FOLDER.match(child.name):
+            try:
+                day = dt.date.fromisoformat(child.name)
+            except ValueError:
+                pass
+        if day is None:
+            ignored.append((child.name, "not an arrival-date folder (YYYY-MM-DD)"))
+        elif day > today + dt.timedelta(days=1):
+            ignored.append((child.name, f"arrival date after tomorrow ({today} UTC)"))
+        elif day < rules.data_start_date:
+            ignored.append(
+                (child.name, f"arrival date before the data start {rules.data_start_date}")
+            )
+        else:
+            dates.append(day)
+    return ArrivalFolders(dates, ignored)
+
+
+@dataclass(frozen=True)
+class FileStat:
+    """What tells a file apart without reading it: a rewrite changes the change time (and a
+    replacement the inode) even when size and modification time are kept."""
+
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    inode: int
+
+
+@dataclass(frozen=True)
+class FolderEntry:
+    name: str
+    path: Path
+    stat: FileStat | None
+    skip_reason: str | None = None  # None: an event file, read
+
+    @property
+    def is_event_file(self) -> bool:
+        return self.skip_reason is None
+
+
+def _skip_reason(name: str) -> str | None:
+    lower = name.lower()
+    base = lower[:-3] if lower.endswith(".gz") else lower
+    if name.startswith("."):
+        return "a hidden file: not read"
+    if base.endswith(EVENT_SUFFIXES):
+        return None
+    for suffix in OTHER_COMPRESSIONS:
+        if lower.endswith(suffix):
+            return f"compressed as {suffix[1:]}: only gzip (.gz) files are read"
+    return "not an event file: .jsonl, .json or .ndjson (optionally .gz) are read"
+
+
+def scan_folder(folder: Path) -> list[FolderEntry]:
+    """Every entry of an arrival folder, sorted by name; a missing folder has none."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise LandingError(f"cannot read arrival folder {folder}: {exc.strerror or exc}") from None
+    out = []
+    for entry in entries:
+        path = Path(entry.path)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            out.append(FolderEntry(entry.name, path, None, "a broken symbolic link"))
+            continue
+        except OSError as exc:
+            out.append(FolderEntry(entry.name, path, None, f"cannot be read: {exc.strerror}"))
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            out.append(FolderEntry(entry.name, path, None, "a sub-folder: its files are not read"))
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            out.append(FolderEntry(entry.name, path, None, "not a regular file"))
+            continue
+        file_stat = FileStat(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        out.append(FolderEntry(entry.name, path, file_stat, _skip_reason(entry.name)))
+    return out
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fingerprint(parts: list[tuple[str, str]]) -> str:
+    digest = hashlib.sha256()
+    for name, value in parts:
+        digest.update(f"{name}\0{value}\n".encode())
+    return digest.hexdigest()
+
+
+def folder_fingerprint(
+    entries: list[FolderEntry], known: dict[str, tuple[FileStat, str]] | None = None
+) -> str:
+    """SHA-256 over the event files' names and contents and the skipped entries' names. A
+    file whose stat is the one in `known` (name -> (stat, sha-256) recorded when it was
+    landed) is not read again."""
+    known = known or {}
+    parts = []
+    for entry in entries:
+        if not entry.is_event_file:
+            parts.append((entry.name, f"skipped:{entry.skip_reason}"))
+            continue
+        seen = known.get(entry.name)
+        try:
+            sha = seen[1] if seen and seen[0] == entry.stat else _sha256_file(entry.path)
+        except OSError as exc:
+            sha = f"unreadable:{exc.strerror}"
+        parts.append((entry.name, sha))
+    return _fingerprint(parts)
+
+
+# ----------------------------------------------------------------------------- reading files
 
 
 @dataclass
@@ -93,51 +283,13 @@ class _FileLines:
     """Lines of one file (an Arrow string array) plus file-level problems, ready for DuckDB."""
 
     lines: pa.Array
+    sha256: str | None = None
     bad_utf8: pa.Array | None = None  # per line; None when every line is valid UTF-8
-    file_problem: tuple[str, str] | None = None  # (reason, detail)
+    file_problem: tuple[str, str] | None = None  # (reason, detail): one quarantined row
+    note: str | None = None  # what to know about the file (kept in raw.landing_files)
 
 
 _NO_LINES = pa.array([], pa.large_string())
-
-
-def partition_folder(landing_dir: Path, arrival_date: dt.date) -> Path:
-    return Path(landing_dir) / "events" / arrival_date.isoformat()
-
-
-def list_arrival_dates(landing_dir: Path) -> tuple[list[dt.date], list[str]]:
-    """Arrival dates present under `<landing>/events/`, and folder names that are not dates."""
-    events_dir = Path(landing_dir) / "events"
-    if not events_dir.is_dir():
-        raise LandingError(
-            f"landing folder not found: {events_dir} (expected events/<YYYY-MM-DD>/)"
-        )
-    dates, ignored = [], []
-    for child in sorted(events_dir.iterdir()):
-        if not child.is_dir():
-            ignored.append(child.name)
-            continue
-        try:
-            dates.append(dt.date.fromisoformat(child.name))
-        except ValueError:
-            ignored.append(child.name)
-    return dates, ignored
-
-
-def list_event_files(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return sorted(
-        p for p in folder.iterdir() if p.is_file() and p.name.endswith(EVENT_FILE_SUFFIXES)
-    )
-
-
-def folder_fingerprint(folder: Path) -> str:
-    """Names, sizes and modification times of a folder's event files: what `botmeter run`
-    compares with raw.load_audit to land only new or changed arrival dates."""
-    parts = [
-        f"{p.name}|{p.stat().st_size}|{p.stat().st_mtime_ns}" for p in list_event_files(folder)
-    ]
-    return hashlib.md5("\n".join(parts).encode()).hexdigest()
 
 
 def _gunzip(data: bytes) -> tuple[bytes, str | None]:
@@ -161,22 +313,28 @@ def read_file_lines(path: Path) -> _FileLines:
 
     The split happens in Arrow (validate UTF-8 once, split on newlines): building a Python
     string per line and converting them back cost more than the rest of reading together.
+    A file named .gz that is not gzip-compressed is read as plain text (and noted).
     """
     try:
         data = path.read_bytes()
     except OSError as exc:
-        return _FileLines(_NO_LINES, file_problem=("unreadable_file", str(exc)))
-    problem = None
-    if path.name.endswith(".gz"):
-        data, gz_problem = _gunzip(data)
-        if gz_problem:
-            problem = ("truncated_file", gz_problem)
+        problem = ("unreadable_file", exc.strerror or str(exc))
+        return _FileLines(_NO_LINES, file_problem=problem, note=f"unreadable: {problem[1]}")
+    sha = hashlib.sha256(data).hexdigest()
+    problem, note = None, None
+    if path.name.lower().endswith(".gz"):
+        if data[:2] == GZIP_MAGIC:
+            data, gz_problem = _gunzip(data)
+            if gz_problem:
+                problem, note = ("truncated_file", gz_problem), gz_problem
+        elif data:
+            note = "named .gz but not gzip-compressed: read as plain text"
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if data.endswith(b"\n"):
         data = data[:-1]
     if not data:
-        return _FileLines(_NO_LINES, file_problem=problem)
+        return _FileLines(_NO_LINES, sha, file_problem=problem, note=note)
     crlf = b"\r" in data
     try:
         text = pa.array([data], pa.large_binary()).cast(pa.large_string())
@@ -184,7 +342,7 @@ def read_file_lines(path: Path) -> _FileLines:
         text = None
     if text is not None:
         lines = pc.list_flatten(pc.split_pattern(text, "\n"))
-        return _FileLines(_strip_cr(lines) if crlf else lines, file_problem=problem)
+        return _FileLines(_strip_cr(lines) if crlf else lines, sha, file_problem=problem, note=note)
     # Slow path only for files with broken bytes: find the bad lines one by one.
     decoded, bad = [], []
     for raw in data.split(b"\n"):
@@ -197,8 +355,10 @@ def read_file_lines(path: Path) -> _FileLines:
     lines = pa.array(decoded, pa.large_string())
     return _FileLines(
         _strip_cr(lines) if crlf else lines,
+        sha,
         bad_utf8=pa.array(bad, pa.bool_()),
         file_problem=problem,
+        note=note,
     )
 
 
@@ -207,25 +367,59 @@ def _strip_cr(lines: pa.Array) -> pa.Array:
     return pc.utf8_rtrim(lines, characters="\r")
 
 
-def _batch_table(folder: Path) -> tuple[pa.Table, int]:
-    """All lines of a folder as an Arrow table (source_file, line_number, line, flags)."""
-    names, numbers, lines, bad, problems = [], [], [], [], []
-    files = list_event_files(folder)
-    for path in files:
-        fl = read_file_lines(path)
+@dataclass(frozen=True)
+class FolderBatch:
+    """One arrival folder read into memory: its lines, and one record per folder entry."""
+
+    arrival_date: dt.date
+    fingerprint: str
+    table: pa.Table
+    files: list[tuple]  # rows of raw.landing_files
+
+    @property
+    def landed_files(self) -> int:
+        return sum(1 for f in self.files if f[2])
+
+    @property
+    def skipped(self) -> list[tuple[str, str]]:
+        return [(f[1], f[9]) for f in self.files if not f[2]]
+
+    @property
+    def notes(self) -> list[tuple[str, str]]:
+        return [(f[1], f[9]) for f in self.files if f[2] and f[9]]
+
+
+def read_partition(landing_dir: Path, arrival_date: dt.date) -> FolderBatch:
+    """Every line of the folder's event files as an Arrow table (source_file, line_number,
+    line, flags), and the folder's entries for raw.landing_files."""
+    entries = scan_folder(partition_folder(landing_dir, arrival_date))
+    names, numbers, lines, bad, problems, files, parts = [], [], [], [], [], [], []
+    for entry in entries:
+        st = entry.stat
+        stat_cols = [st.size, st.mtime_ns, st.ctime_ns, st.inode] if st else [None] * 4
+        if not entry.is_event_file:
+            files.append(
+                (arrival_date, entry.name, False, *stat_cols, None, None, entry.skip_reason)
+            )
+            parts.append((entry.name, f"skipped:{entry.skip_reason}"))
+            continue
+        fl = read_file_lines(entry.path)
         n = len(fl.lines)
-        names.append(pa.repeat(pa.scalar(path.name, pa.string()), n))
+        names.append(pa.repeat(pa.scalar(entry.name, pa.string()), n))
         numbers.append(pa.array(np.arange(1, n + 1, dtype=np.int64)))
         lines.append(fl.lines)
         bad.append(fl.bad_utf8 if fl.bad_utf8 is not None else pa.repeat(pa.scalar(False), n))
         problems.append(pa.nulls(n, pa.string()))
         if fl.file_problem:
             reason, detail = fl.file_problem
-            names.append(pa.array([path.name], pa.string()))
+            names.append(pa.array([entry.name], pa.string()))
             numbers.append(pa.array([n + 1], pa.int64()))
             lines.append(pa.array([None], pa.large_string()))
             bad.append(pa.array([False], pa.bool_()))
             problems.append(pa.array([f"{reason}|{detail}"], pa.string()))
+        read = n + (1 if fl.file_problem else 0)
+        files.append((arrival_date, entry.name, True, *stat_cols, fl.sha256, read, fl.note))
+        parts.append((entry.name, fl.sha256 or f"unreadable:{fl.note}"))
 
     def cat(chunks: list[pa.Array], kind: pa.DataType) -> pa.ChunkedArray:
         return pa.chunked_array(chunks, kind) if chunks else pa.chunked_array([], kind)
@@ -239,7 +433,28 @@ def _batch_table(folder: Path) -> tuple[pa.Table, int]:
             "file_problem": cat(problems, pa.string()),
         }
     )
-    return table, len(files)
+    return FolderBatch(arrival_date, _fingerprint(parts), table, files)
+
+
+def read_ahead(landing_dir: Path, dates: list[dt.date]) -> Iterator[FolderBatch]:
+    """Folders in date order, the next one read on a thread while the caller lands this one.
+
+    Reading (gunzip, decode, split) is Python work that releases the GIL in zlib and
+    `bytes.decode`, and landing is DuckDB work that releases it too, so the two overlap on a
+    multi-core machine; at most two folders are in memory at once.
+    """
+    if not dates:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="botmeter-read") as pool:
+        pending = pool.submit(read_partition, landing_dir, dates[0])
+        for next_day in [*dates[1:], None]:
+            batch = pending.result()
+            if next_day is not None:
+                pending = pool.submit(read_partition, landing_dir, next_day)
+            yield batch
+
+
+# --------------------------------------------------------------------------- classification
 
 
 def _sql_list(values) -> str:
@@ -258,7 +473,7 @@ _TRIMMED = frozenset(
 _NOT_TEXT = ("OBJECT", "ARRAY", "BOOLEAN")
 
 
-def _classify_sql(arrival_date: dt.date) -> str:
+def _classify_sql(arrival_date: dt.date, rules: Rules) -> str:
     """One statement that parses, types and classifies every line of the batch.
 
     Each object is parsed once into a struct of strings (`json_transform`, the same text as
@@ -312,6 +527,14 @@ def _classify_sql(arrival_date: dt.date) -> str:
         select
             *,
             timezone('UTC', try_cast(s_occurred_at as timestamptz)) as ts,
+            -- an explicit UTC offset after the time (+hh, +hhmm or +hh:mm), in minutes
+            coalesce(
+                try_cast(regexp_extract(s_occurred_at, {_OFFSET_PATTERN}, 1) as integer) * 60
+                + coalesce(
+                    try_cast(regexp_extract(s_occurred_at, {_OFFSET_PATTERN}, 2) as integer), 0
+                ),
+                0
+            ) as offset_minutes,
             try_cast(s_confidence as double) as confidence_d,
             try_cast(s_status_code as double) as status_d,
             try_cast(s_latency_ms as double) as latency_d,
@@ -332,29 +555,30 @@ def _classify_sql(arrival_date: dt.date) -> str:
                 end
                 {missing_common}
                 when bad_text > 0 then 'invalid_field|' || {_sql_list(TEXT_FIELDS)}[bad_text]
-                when s_event_type not in {_sql_tuple(EVENT_TYPES)}
+                when s_event_type not in {_sql_tuple(rules.event_types)}
                     then 'unknown_event_type|' || s_event_type
                 when j_occurred_at <> 'VARCHAR' or ts is null
+                     or offset_minutes > {MAX_OFFSET_MINUTES}
                     then 'invalid_timestamp|' || s_occurred_at
-                when ts < timestamp '{DATA_START_AT.isoformat(sep=" ")}'
+                when ts < timestamp '{rules.data_start_at.isoformat(sep=" ")}'
                     then 'before_data_start|' || strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ')
                 when ts > {arrival} + interval 2 day
                     then 'future_timestamp|' || strftime(ts, '%Y-%m-%dT%H:%M:%S.%fZ')
                 {missing_by_type}
-                when s_actor is not null and s_actor not in {_sql_tuple(ACTORS)}
+                when s_actor is not null and s_actor not in {_sql_tuple(rules.actors)}
                     then 'invalid_value|actor=' || s_actor
                 when s_confidence is not null
-                     and (confidence_d is null or confidence_d < 0 or confidence_d > 1
-                          or isnan(confidence_d))
+                     and (confidence_d is null or not isfinite(confidence_d)
+                          or confidence_d < 0 or confidence_d > 1)
                     then 'invalid_value|confidence=' || s_confidence
                 when s_status_code is not null
-                     and (status_d is null or status_d <> floor(status_d)
-                          or status_d < 0 or status_d > 999)
+                     and (status_d is null or not isfinite(status_d)
+                          or status_d <> floor(status_d) or status_d < 0 or status_d > 999)
                     then 'invalid_value|status_code=' || s_status_code
                 when s_latency_ms is not null
-                     and (latency_d is null or latency_d < 0 or isnan(latency_d))
+                     and (latency_d is null or not isfinite(latency_d) or latency_d < 0)
                     then 'invalid_value|latency_ms=' || s_latency_ms
-                when s_value is not null and value_d is null
+                when s_value is not null and (value_d is null or not isfinite(value_d))
                     then 'invalid_value|value=' || s_value
                 when s_is_fallback is not null and fallback_b is null
                     then 'invalid_value|is_fallback=' || s_is_fallback
@@ -412,82 +636,59 @@ def _insert_events_sql(arrival_date: dt.date) -> str:
     )
 
 
-@dataclass(frozen=True)
-class FolderBatch:
-    """One arrival folder read into memory, with the fingerprint taken before reading."""
-
-    arrival_date: dt.date
-    fingerprint: str
-    table: pa.Table
-    files: int
-
-
-def read_partition(landing_dir: Path, arrival_date: dt.date) -> FolderBatch:
-    folder = partition_folder(landing_dir, arrival_date)
-    fingerprint = folder_fingerprint(folder)
-    table, n_files = _batch_table(folder)
-    return FolderBatch(arrival_date, fingerprint, table, n_files)
-
-
-def read_ahead(landing_dir: Path, dates: list[dt.date]) -> Iterator[FolderBatch]:
-    """Folders in date order, the next one read on a thread while the caller lands this one.
-
-    Reading (gunzip, decode, split) is Python work that releases the GIL in zlib and
-    `bytes.decode`, and landing is DuckDB work that releases it too, so the two overlap on a
-    multi-core machine; at most two folders are in memory at once.
-    """
-    if not dates:
-        return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="botmeter-read") as pool:
-        pending = pool.submit(read_partition, landing_dir, dates[0])
-        for next_day in [*dates[1:], None]:
-            batch = pending.result()
-            if next_day is not None:
-                pending = pool.submit(read_partition, landing_dir, next_day)
-            yield batch
+def contract_fingerprint(rules: Rules, checks: CheckSettings) -> str:
+    """What a landing depends on besides the files: the classification (CONTRACT_VERSION),
+    the rules it applies and the settings of the checks that validate it. A date landed
+    under another contract is landed again."""
+    settings = checks.model_dump(mode="json")
+    text = json.dumps(
+        {
+            "version": CONTRACT_VERSION,
+            "data_start_at": rules.data_start_at.isoformat(),
+            "event_types": rules.event_types,
+            "actors": rules.actors,
+            "checks": settings,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
 class _PreviousLanding:
     has_rows: bool  # if so, the hash of each row is in the temp table _PREVIOUS_HASHES
-    checksum: str | None  # None: landed before checksums existed
-    replaced: int  # rows removed or changed by earlier re-landings, not yet fully rebuilt
+    checksum: str
 
 
 _PREVIOUS_HASHES = "previous_row_hashes"
 
 
 def _remember_previous_rows(con: duckdb.DuckDBPyConnection, day: str) -> _PreviousLanding | None:
-    """Before a date's rows are replaced: what its landing recorded, and (in a temp table) the
+    """Before a date's rows are replaced: its landing's checksum, and (in a temp table) the
     hash of each of its rows. None when the date was never landed."""
     row = con.execute(
-        "select accepted, events_checksum, coalesce(events_replaced, 0) from raw.load_audit "
-        "where arrival_date = ?",
-        [day],
+        "select accepted, events_checksum from raw.load_audit where arrival_date = ?", [day]
     ).fetchone()
     if not row:
         return None
-    accepted, checksum, replaced = row
+    accepted, checksum = row
     if accepted:
         con.execute(
             f"create or replace temp table {_PREVIOUS_HASHES} as "
             "select hash(e) as row_hash from raw.events as e where arrival_date = ?",
             [day],
         )
-    return _PreviousLanding(bool(accepted), checksum, int(replaced))
+    return _PreviousLanding(bool(accepted), checksum)
 
 
 def _replaced_rows(
     con: duckdb.DuckDBPyConnection, day: str, previous: _PreviousLanding | None, checksum: str
 ) -> int:
-    """The date's pending count of replaced rows, plus the rows of its previous landing that
-    the new one lacks (removed, or changed in any column). The incremental models only add
-    rows, so the next whole build rebuilds every model while any date has some
-    (orchestration/build_state.py); the count stays until then, whatever is re-landed."""
-    if previous is None:
+    """Rows of the date's previous landing that the new one lacks (removed, or changed in any
+    column). The incremental models only add rows, so a build whose batch holds such a
+    landing rebuilds every model (dbt_project/macros/build_record.sql)."""
+    if previous is None or not previous.has_rows:
         return 0
-    if not previous.has_rows:
-        return previous.replaced
     lacking = 0
     if checksum != previous.checksum:  # the same rows again lack none
         lacking = con.execute(
@@ -496,37 +697,48 @@ def _replaced_rows(
             [day],
         ).fetchone()[0]
     con.execute(f"drop table {_PREVIOUS_HASHES}")
-    return previous.replaced + int(lacking)
+    return int(lacking)
+
+
+LOAD_COLUMN_LIST = ", ".join(name for name, _ in LOAD_COLUMNS)
+Validator = Callable[[duckdb.DuckDBPyConnection, dt.date], None]
 
 
 def land_partition(
     con: duckdb.DuckDBPyConnection,
     landing_dir: Path,
     arrival_date: dt.date,
+    rules: Rules | None = None,
+    checks: CheckSettings | None = None,
     batch: FolderBatch | None = None,
+    validate: Validator | None = None,
 ) -> LandingResult:
-    """Replace one arrival date's rows in raw.events/raw.quarantine/raw.load_audit atomically.
+    """Replace one arrival date's rows in the raw layer atomically, as a new load.
 
-    A missing folder lands nothing, so a re-run after a folder was removed empties it too.
+    A missing folder lands nothing, so landing a date whose folder was removed empties it.
     `batch` is the folder already read (see `read_ahead`); without it the folder is read here.
+    `validate` runs inside the transaction once the rows are in place: raising refuses the
+    landing (the previous state stays).
     """
+    rules = rules or load_rules()
+    checks = checks or load_check_settings()
     if batch is None:
         batch = read_partition(landing_dir, arrival_date)
     if batch.arrival_date != arrival_date:
         raise LandingError(f"batch of {batch.arrival_date} handed to landing of {arrival_date}")
-    fingerprint, n_files = batch.fingerprint, batch.files
     con.execute("set TimeZone = 'UTC'")
     ensure_raw_schema(con)
+    day = arrival_date.isoformat()
     con.register("batch", batch.table)
     try:
         con.execute("begin transaction")
         try:
             con.execute(
-                f"create or replace temp table classified_batch as {_classify_sql(arrival_date)}"
+                "create or replace temp table classified_batch as "
+                + _classify_sql(arrival_date, rules)
             )
-            day = arrival_date.isoformat()
             previous = _remember_previous_rows(con, day)
-            for table in ("raw.events", "raw.quarantine", "raw.load_audit"):
+            for table in ("raw.events", "raw.quarantine", "raw.load_audit", "raw.landing_files"):
                 con.execute(f"delete from {table} where arrival_date = ?", [day])
             con.execute(_insert_events_sql(arrival_date))
             con.execute(
@@ -540,7 +752,10 @@ def land_partition(
                 """,
                 [day],
             )
-            counts = con.execute(
+            if batch.files:
+                marks = ", ".join("?" for _ in LANDING_FILE_COLUMNS)
+                con.executemany(f"insert into raw.landing_files values ({marks})", batch.files)
+            read, accepted, rejected = con.execute(
                 """
                 select
                     count(*),
@@ -548,9 +763,9 @@ def land_partition(
                     count(*) filter (where rejection is not null)
                 from classified_batch
                 """
-            ).fetchall()[0]
-            # The checksum (rows and the sum of their hashes, whatever their order) is what
-            # orchestration.build_state compares to tell a re-landed day from a changed one.
+            ).fetchone()
+            # The checksum (rows and the sum of their hashes, whatever their order) tells a
+            # re-landed day from a changed one.
             dupes, checksum = con.execute(
                 """
                 select
@@ -563,8 +778,9 @@ def land_partition(
                 )
                 """,
                 [day],
-            ).fetchall()[0]
+            ).fetchone()
             replaced = _replaced_rows(con, day, previous, checksum)
+            changed = previous is None or checksum != previous.checksum
             by_reason = dict(
                 con.execute(
                     "select reason, count(*) from raw.quarantine where arrival_date = ? "
@@ -572,22 +788,32 @@ def land_partition(
                     [day],
                 ).fetchall()
             )
-            con.execute(
-                "insert into raw.load_audit values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    day,
-                    n_files,
-                    counts[0],
-                    counts[1],
-                    counts[2],
-                    int(dupes),
-                    json.dumps(by_reason),
-                    fingerprint,
-                    checksum,
-                    int(replaced),
-                ],
-            )
+            load_id = con.execute("select nextval('raw.load_ids')").fetchone()[0]
+            row = [
+                day,
+                load_id,
+                dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                batch.landed_files,
+                len(batch.files) - batch.landed_files,
+                read,
+                accepted,
+                rejected,
+                int(dupes),
+                0,  # duplicates_of_earlier_days: `count_earlier_duplicates`, once all are in
+                json.dumps(by_reason),
+                batch.fingerprint,
+                checksum,
+                replaced,
+                changed,
+                contract_fingerprint(rules, checks),
+                None,  # contract_passed: set by the raw checks once every date is in
+            ]
+            marks = ", ".join("?" for _ in LOAD_COLUMNS)
+            for table in ("raw.load_audit", "raw.load_history"):
+                con.execute(f"insert into {table} ({LOAD_COLUMN_LIST}) values ({marks})", row)
             con.execute("drop table classified_batch")
+            if validate is not None:
+                validate(con, arrival_date)
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
@@ -596,10 +822,88 @@ def land_partition(
         con.unregister("batch")
     return LandingResult(
         arrival_date=arrival_date,
-        files=n_files,
-        lines_read=int(counts[0]),
-        accepted=int(counts[1]),
-        rejected=int(counts[2]),
-        duplicates_in_partition=int(dupes),
+        load_id=int(load_id),
+        files=batch.landed_files,
+        files_skipped=len(batch.files) - batch.landed_files,
+        lines_read=int(read),
+        accepted=int(accepted),
+        rejected=int(rejected),
+        duplicates_within_day=int(dupes),
+        has_changed_rows=bool(changed),
+        events_replaced=replaced,
         rejected_by_reason={k: int(c) for k, c in by_reason.items()},
+        skipped=tuple(batch.skipped),
+        notes=tuple(batch.notes),
     )
+
+
+def count_earlier_duplicates(
+    con: duckdb.DuckDBPyConnection, dates: list[dt.date]
+) -> dict[dt.date, int]:
+    """Per landed date: accepted rows whose event_id had already arrived on an earlier arrival
+    date (staging keeps that earlier copy). Recorded on the dates' current loads; one pass
+    over the raw rows of the dates and the event ids before them, whatever the number of
+    dates."""
+    if not dates:
+        return {}
+    counts = dict(
+        con.execute(
+            """
+            with landed as (
+                select arrival_date, event_id from raw.events
+                where list_contains(?::date[], arrival_date)
+            ),
+            first_arrivals as (
+                select event_id, min(arrival_date) as first_arrival_date
+                from raw.events
+                where event_id in (select event_id from landed)
+                group by event_id
+            )
+            select landed.arrival_date, count(*)
+            from landed
+            inner join first_arrivals using (event_id)
+            where first_arrivals.first_arrival_date < landed.arrival_date
+            group by landed.arrival_date
+            """,
+            [dates],
+        ).fetchall()
+    )
+    counts = {day: int(counts.get(day, 0)) for day in dates}
+    for table in ("raw.load_audit", "raw.load_history"):
+        con.execute(
+            f"""update {table} as t set duplicates_of_earlier_days = c.n
+                from (select unnest(?::date[]) as d, unnest(?::bigint[]) as n) as c
+                where t.arrival_date = c.d
+                  and t.load_id = (select load_id from raw.load_audit where arrival_date = c.d)""",
+            [list(counts), list(counts.values())],
+        )
+    return counts
+
+
+def remove_dates(
+    con: duckdb.DuckDBPyConnection, keep: list[dt.date], rules: Rules, checks: CheckSettings
+) -> list[dt.date]:
+    """A full refresh of the raw layer: dates not in `keep` lose their rows, as a new empty
+    load each (so the next build sees the removal and rebuilds every model)."""
+    ensure_raw_schema(con)
+    gone = [
+        r[0]
+        for r in con.execute(
+            "select arrival_date from raw.load_audit "
+            "where not list_contains(?::date[], arrival_date) order by 1",
+            [keep],
+        ).fetchall()
+    ]
+    empty = pa.table(
+        {
+            "source_file": pa.array([], pa.string()),
+            "line_number": pa.array([], pa.int64()),
+            "line": pa.array([], pa.large_string()),
+            "bad_utf8": pa.array([], pa.bool_()),
+            "file_problem": pa.array([], pa.string()),
+        }
+    )
+    for day in gone:
+        tombstone = FolderBatch(day, _fingerprint([]), empty, [])
+        land_partition(con, Path("/nonexistent"), day, rules, checks, batch=tombstone)
+    return gone

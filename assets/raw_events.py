@@ -1,63 +1,126 @@
-"""The raw landing asset: one arrival folder per daily partition into raw.events."""
+"""The landing asset: one arrival folder per daily partition into the raw layer, validated.
+
+Each date lands in its own transaction (assets/landing.py). Once every date of the run is in,
+the great-expectations suites validate them (checks/raw_suites.py) and the result of the
+blocking suite is recorded on each date's landing, so a date whose raw checks did not pass
+is landed (and checked) again by the next run rather than built.
+"""
+
 
 import datetime as dt
+import json
 
 import dagster as dg
 from pydantic import Field
 
-from assets.landing import land_partition, read_ahead
+from assets.landing import (
+    CONTRACT_VERSION,
+    LandingResult,
+    count_earlier_duplicates,
+    land_partition,
+    read_ahead,
+    remove_dates,
+)
+from botmeter.settings import load_check_settings, load_rules
+from checks.raw_suites import BLOCKING_SUITES, SUITE_DESCRIPTIONS, RawBatchValidator
 from orchestration.partitions import daily_arrival_partitions
-from orchestration.progress import Progress
 from orchestration.resources import WarehouseResource
 
 RAW_EVENTS_KEY = dg.AssetKey(["raw", "events"])
+OWNERS = ["team:botmeter-data"]
+
+
+def _freshness() -> dg.FreshnessPolicy:
+    """Warn when nothing was landed for max_landing_lag_hours (dbt_project.yml), fail a day
+    later (evaluated by the Dagster daemon: `botmeter ui`, or a deployment)."""
+    lag = dt.timedelta(hours=load_rules().max_landing_lag_hours)
+    return dg.FreshnessPolicy.time_window(fail_window=lag + dt.timedelta(days=1), warn_window=lag)
 
 
 class LandingConfig(dg.Config):
     full_refresh: bool = Field(
         default=False,
-        description="Also drop raw rows of arrival dates this run does not land.",
+        description="Also empty the arrival dates this run does not land (a full refresh).",
     )
 
 
 @dg.asset(
     key=RAW_EVENTS_KEY,
-    partitions_def=daily_arrival_partitions,
+    partitions_def=daily_arrival_partitions(),
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name="raw",
     kinds={"duckdb", "python"},
+    owners=OWNERS,
+    code_version=str(CONTRACT_VERSION),
+    freshness_policy=_freshness(),
+    check_specs=[
+        dg.AssetCheckSpec(
+            name, asset=RAW_EVENTS_KEY, description=text, blocking=name in BLOCKING_SUITES
+        )
+        for name, text in SUITE_DESCRIPTIONS.items()
+    ],
     description=(
         "Accepted raw events of each arrival date (every copy, with file and line), plus "
-        "raw.quarantine for rejected lines and raw.load_audit for the per-partition counts."
+        "raw.quarantine (rejected lines with the reason), raw.landing_files (every file, read "
+        "or skipped with the reason) and raw.load_audit / raw.load_history (the counts of "
+        "each landing: lines read = accepted + rejected)."
     ),
 )
 def raw_events(
     context: dg.AssetExecutionContext, config: LandingConfig, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
+):
+    rules, checks = load_rules(), load_check_settings()
     landing = warehouse.resolved_landing()
     dates = [dt.date.fromisoformat(k) for k in context.partition_keys]
-    results = []
-    with warehouse.connection() as con, Progress("landing", total=len(dates)) as progress:
+    results: list[LandingResult] = []
+    with warehouse.connection() as con:
         for batch in read_ahead(landing, sorted(dates)):
-            day = batch.arrival_date
-            result = land_partition(con, landing, day, batch=batch)
-            context.log.info(result.summary())
+            result = land_partition(con, landing, batch.arrival_date, rules, checks, batch=batch)
             results.append(result)
-            progress.advance(rows=result.lines_read, label=day.isoformat())
+            context.log.info(f"landed {result.summary()}")
+            for name, reason in result.skipped:
+                context.log.warning(f"{result.arrival_date}: skipped {name}: {reason}")
+        earlier = count_earlier_duplicates(con, dates)
         if config.full_refresh:
-            kept = [d.isoformat() for d in dates]
-            for table in ("raw.events", "raw.quarantine", "raw.load_audit"):
-                con.execute(
-                    f"delete from {table} where not list_contains(?::date[], arrival_date)",
-                    [kept],
-                )
+            for day in remove_dates(con, dates, rules, checks):
+                context.log.info(f"emptied {day}: no arrival folder in this full refresh")
+        docs = warehouse.resolved_warehouse().parent / "gx_docs"
+        outcomes = RawBatchValidator(rules, checks, docs).validate(con, sorted(dates))
+        failing = {d for o in outcomes if o.blocking and not o.passed for d in o.failing_dates}
+        con.execute(
+            "update raw.load_audit "
+            "set contract_passed = not list_contains(?::date[], arrival_date) "
+            "where list_contains(?::date[], arrival_date)",
+            [sorted(failing), dates],
+        )
+        con.execute(
+            "update raw.load_history as h set contract_passed = a.contract_passed "
+            "from raw.load_audit as a where h.load_id = a.load_id "
+            "and list_contains(?::date[], a.arrival_date)",
+            [dates],
+        )
+    for result in results:
+        context.add_asset_metadata(
+            partition_key=result.arrival_date.isoformat(),
+            metadata={
+                "load_id": result.load_id,
+                "lines_read": result.lines_read,
+                "accepted": result.accepted,
+                "rejected": result.rejected,
+                "duplicates_within_day": result.duplicates_within_day,
+                "duplicates_of_earlier_days": earlier.get(result.arrival_date, 0),
+                "files_skipped": result.files_skipped,
+            },
+        )
     totals = {
         "partitions": len(results),
         "files": sum(r.files for r in results),
+        "files_skipped": sum(r.files_skipped for r in results),
         "lines_read": sum(r.lines_read for r in results),
         "accepted": sum(r.accepted for r in results),
         "rejected": sum(r.rejected for r in results),
-        "duplicates_in_partition": sum(r.duplicates_in_partition for r in results),
+        "duplicates_within_day": sum(r.duplicates_within_day for r in results),
+        "duplicates_of_earlier_days": sum(earlier.values()),
     }
     by_reason: dict[str, int] = {}
     for r in results:
@@ -67,15 +130,24 @@ def raw_events(
         metadata={
             **{k: dg.MetadataValue.int(v) for k, v in totals.items()},
             "rejected_by_reason": dg.MetadataValue.json(by_reason),
-            "per_partition": dg.MetadataValue.md(
-                "| arrival date | files | read | accepted | rejected | duplicates |\n"
-                "|---|---|---|---|---|---|\n"
-                + "\n".join(
-                    f"| {r.arrival_date} | {r.files} | {r.lines_read} | {r.accepted} "
-                    f"| {r.rejected} | {r.duplicates_in_partition} |"
-                    for r in results
-                )
+            "summary": dg.MetadataValue.md(
+                "\n".join(f"- {r.summary(earlier.get(r.arrival_date))}" for r in results)
             ),
             "warehouse": dg.MetadataValue.path(str(warehouse.resolved_warehouse())),
-        }
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=o.name,
+                passed=o.passed,
+                severity=dg.AssetCheckSeverity.ERROR if o.blocking else dg.AssetCheckSeverity.WARN,
+                description=o.summary,
+                metadata={
+                    "failed_count": o.failed_count,
+                    "failing_dates": dg.MetadataValue.json([str(d) for d in o.failing_dates]),
+                    "sample": dg.MetadataValue.json(json.loads(json.dumps(o.sample, default=str))),
+                    "data_docs": dg.MetadataValue.path(o.data_docs or ""),
+                },
+            )
+            for o in outcomes
+        ],
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 
 def generate(out: str, start: str, days: int, events_per_day: int, seed: int) -> dict:
-    from orchestration.generator import generate as gen
+    from tools.generator import generate as gen
 
     t = time.perf_counter()
     s = gen(

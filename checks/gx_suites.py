@@ -24,8 +24,6 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute
-
-from assets.raw_schema import ACTORS, EVENT_TYPES
 from checks.core import (
     BLOCKING,
     DATA_START_AT,
@@ -39,7 +37,9 @@ from checks.core import (
 )
 from checks.settings import CheckSettings, load_check_settings
 from orchestration.memory import release_freed_memory
-from orchestration.settings import PROJECT_ROOT
+
+from assets.raw_schema import ACTORS, EVENT_TYPES
+from botmeter.settings import PROJECT_ROOT
 
 DATA_START_MONTH = dt.datetime(DATA_START_AT.year, DATA_START_AT.month, 1)
 

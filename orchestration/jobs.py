@@ -1,39 +1,85 @@
-"""Jobs and schedules, built from asset selections rather than hand-typed keys."""
+"""Jobs built from asset selections, and the run request that does what is pending."""
 
 from __future__ import annotations
 
-import datetime as dt
+import hashlib
+import json
 
 import dagster as dg
 from dagster_dbt import build_dbt_asset_selection
 
-from assets.publish import dashboard, published_warehouse
+from assets.kpi_definitions import kpi_definitions
 from assets.raw_events import raw_events
-from orchestration.dbt_assets import botmeter_dbt_models
-
-pipeline_selection = (
-    dg.AssetSelection.assets(raw_events)
-    | build_dbt_asset_selection([botmeter_dbt_models], dbt_select="fqn:*")
-    # botmeter's own checks on the dbt marts (dbt's tests come with the selection above).
-    | dg.AssetSelection.checks_for_assets(botmeter_dbt_models)
-    | dg.AssetSelection.assets(published_warehouse, dashboard)  # serving: after the marts
+from assets.serving import (
+    DASHBOARD_KEY,
+    PARQUET_KEY,
+    PUBLISHED_KEY,
+    dashboard,
+    parquet_export,
+    published_warehouse,
 )
+from orchestration.dbt import botmeter_dbt_models
+from orchestration.pending import PARTITION_RANGE_END, PARTITION_RANGE_START, Pending
+
+RAW = dg.AssetSelection.assets(raw_events)
+MODELS = dg.AssetSelection.assets(kpi_definitions) | build_dbt_asset_selection(
+    [botmeter_dbt_models], dbt_select="fqn:*"
+)
+SERVING = dg.AssetSelection.assets(published_warehouse, parquet_export, dashboard)
 
 daily_job = dg.define_asset_job(
     name="botmeter_daily",
-    selection=pipeline_selection,
-    executor_def=dg.in_process_executor,
-    description="Land arrival dates and bring every dbt model and check up to date.",
+    selection=RAW | MODELS | SERVING,
+    description="Land arrival dates, build every dbt model and test, publish.",
+)
+build_job = dg.define_asset_job(
+    name="build_and_publish",
+    selection=MODELS | SERVING,
+    description="Build every dbt model and test from what is landed, then publish.",
 )
 
 
-@dg.schedule(
-    job=daily_job,
-    cron_schedule="0 2 * * *",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Every day at 02:00 UTC: land yesterday's arrival folder and update the models.",
-)
-def daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    yesterday = context.scheduled_execution_time.astimezone(dt.UTC).date() - dt.timedelta(1)
-    return dg.RunRequest(run_key=yesterday.isoformat(), partition_key=yesterday.isoformat())
+def _keys(selection: dg.AssetSelection, defs: dg.Definitions) -> set[dg.AssetKey]:
+    return set(selection.resolve(defs.resolve_asset_graph()))
+
+
+def next_run_request(pending: Pending, defs: dg.Definitions) -> dg.RunRequest | None:
+    """The one run that does the next part of what is pending (None: nothing).
+
+    Landing comes first, one contiguous range of arrival dates per run; the last range also
+    builds and publishes. With nothing to land, a run builds and publishes, or only
+    refreshes the serving assets that are stale."""
+    keys: set[dg.AssetKey] = set()
+    config: dict = {}
+    tags: dict[str, str] = {}
+    ranges = pending.land_ranges()
+    build = bool(pending.build) or len(ranges) == 1
+    if ranges:
+        first, last = ranges[0]
+        keys |= _keys(RAW, defs)
+        tags = {PARTITION_RANGE_START: first.isoformat(), PARTITION_RANGE_END: last.isoformat()}
+        config["raw__events"] = {"config": {"full_refresh": pending.full_refresh}}
+        job = daily_job.name
+    else:
+        job = build_job.name
+    if build and (len(ranges) <= 1):
+        keys |= _keys(MODELS, defs) | _keys(SERVING, defs)
+        config["botmeter_dbt_models"] = {"config": {"full_refresh": pending.full_refresh}}
+    elif not ranges:
+        if pending.publish:
+            keys |= {PUBLISHED_KEY, PARQUET_KEY, DASHBOARD_KEY}
+        keys |= {PARQUET_KEY} if pending.parquet else set()
+        keys |= {DASHBOARD_KEY} if pending.dashboard else set()
+    if not keys:
+        return None
+    ordered = sorted(keys, key=lambda k: k.to_user_string())
+    digest = hashlib.sha256(
+        json.dumps([job, [k.to_user_string() for k in ordered], tags, config]).encode()
+    ).hexdigest()[:16]
+    return dg.RunRequest(
+        job_name=job,
+        asset_selection=ordered,
+        run_config={"ops": config} if config else {},
+        tags={**tags, "botmeter/pending": "; ".join(pending.describe())[:900]},
+        run_key=digest,
+    )

@@ -1,10 +1,16 @@
-"""Daily arrival-date partitions shared by the landing asset and the dbt models."""
+"""Daily arrival-date partitions of the landing asset."""
+
+from functools import cache
 
 import dagster as dg
 
-from orchestration.settings import DATA_START_DATE
+from botmeter.settings import load_rules
 
-# end_offset=1 lets today's arrival folder be landed by hand; the schedule lands yesterday.
-daily_arrival_partitions = dg.DailyPartitionsDefinition(
-    start_date=DATA_START_DATE.isoformat(), timezone="UTC", end_offset=1
-)
+
+@cache
+def daily_arrival_partitions() -> dg.DailyPartitionsDefinition:
+    """One partition per arrival date from the data start (dbt_project.yml). end_offset=1
+    lets today's folder be landed; the schedule lands what is pending."""
+    return dg.DailyPartitionsDefinition(
+        start_date=load_rules().data_start_date.isoformat(), timezone="UTC", end_offset=1
+    )

@@ -1,90 +1,76 @@
-"""Progress for long work: a single updating line on a terminal, silence in CI and logs.
+"""Dagster loggers for runs started by `botmeter run`: one line per stage as it happens on
+standard error, and everything (Dagster's debug events and tracebacks) in a log file.
 
-    with Progress("publish", total=len(tables), unit="tables") as bar:
-        for table in tables:
-            rows = copy(table)
-            bar.advance(rows=rows, label=table)
-
-Shown only when the stream is a TTY and neither `CI` nor `BOTMETER_NO_PROGRESS` is set;
-`BOTMETER_PROGRESS=1` forces it on. The final line is kept; nothing is ever written otherwise.
+The console line comes from what the steps log themselves (each landed day, each dbt model
+built, the publish), from failed checks, and from a failed step, shown by its cause alone:
+the traceback goes to the log file.
 """
 
 from __future__ import annotations
 
-import os
+import logging
 import sys
-import time
-from typing import TextIO
+
+import dagster as dg
+
+_FAILURES = {"STEP_FAILURE", "RUN_FAILURE"}
 
 
-def progress_enabled(stream: TextIO | None = None) -> bool:
-    stream = stream or sys.stderr
-    if os.environ.get("BOTMETER_PROGRESS") == "1":
-        return True
-    if os.environ.get("CI") or os.environ.get("BOTMETER_NO_PROGRESS"):
-        return False
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
+def _cause(event) -> str:
+    """The innermost error message of a failure event, on one line."""
+    data = event.event_specific_data
+    error = getattr(data, "error", None)
+    while error is not None and error.cause is not None:
+        error = error.cause
+    text = (error.message if error is not None else "").strip()
+    return text.splitlines()[0] if text else "failed"
 
 
-class Progress:
-    """`done/total unit, rows/s` on one line; `advance()` after each partition/table."""
+class _ProgressHandler(logging.Handler):
+    def __init__(self, stream) -> None:
+        super().__init__(logging.INFO)
+        self.stream = stream
 
-    def __init__(
-        self,
-        title: str,
-        total: int,
-        unit: str = "partitions",
-        stream: TextIO | None = None,
-        min_interval: float = 0.1,
-    ) -> None:
-        self.title, self.total, self.unit = title, total, unit
-        self.stream = stream or sys.stderr
-        self.enabled = progress_enabled(self.stream)
-        self.done = 0
-        self.rows = 0
-        self.started = time.monotonic()
-        self._last_draw = 0.0
-        self._min_interval = min_interval
-        self.label = ""
-
-    def __enter__(self) -> Progress:
-        self.started = time.monotonic()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    @property
-    def rows_per_second(self) -> float:
-        elapsed = max(time.monotonic() - self.started, 1e-9)
-        return self.rows / elapsed
-
-    def line(self) -> str:
-        text = f"{self.title}: {self.done}/{self.total} {self.unit}"
-        if self.rows:
-            text += f", {self.rows:,} rows, {self.rows_per_second:,.0f} rows/s"
-        if self.label:
-            text += f" ({self.label})"
-        return text
-
-    def advance(self, steps: int = 1, rows: int = 0, label: str = "") -> None:
-        self.done += steps
-        self.rows += rows
-        self.label = label
-        now = time.monotonic()
-        if self.enabled and (
-            now - self._last_draw >= self._min_interval or self.done >= self.total
-        ):
-            self._last_draw = now
-            self.stream.write("\r\033[K" + self.line())
+    def emit(self, record: logging.LogRecord) -> None:
+        meta = getattr(record, "dagster_meta", None) or {}
+        event = meta.get("dagster_event")
+        line = None
+        if event is None:
+            if record.levelno >= logging.INFO:
+                line = meta.get("orig_message") or record.getMessage()
+        elif event.event_type_value in _FAILURES and event.step_key:
+            line = f"step {event.step_key} failed: {_cause(event)}"
+        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                severity = evaluation.severity.value.lower()
+                line = (
+                    f"check {evaluation.asset_check_key.name} failed ({severity}): "
+                    f"{evaluation.description or ''}".rstrip(": ")
+                )
+        if line:
+            self.stream.write(line.splitlines()[0] + "\n")
             self.stream.flush()
 
-    def close(self) -> None:
-        if self.enabled and self.done:
-            self.label = ""
-            self.stream.write("\r\033[K" + self.line() + "\n")
-            self.stream.flush()
-            self.enabled = False
+
+@dg.logger(
+    config_schema={},
+    description="One line per stage of a run on standard error (used by `botmeter run`).",
+)
+def progress_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
+    # A logger of this run only (not registered with `logging`), gone when the run ends.
+    log = logging.Logger("botmeter.progress", logging.INFO)
+    log.addHandler(_ProgressHandler(sys.stderr))
+    return log
+
+
+@dg.logger(
+    config_schema={"path": dg.Field(str)},
+    description="Every event of a run, with tracebacks, appended to a file.",
+)
+def file_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
+    log = logging.Logger("botmeter.run_file", logging.DEBUG)
+    handler = logging.FileHandler(init_context.logger_config["path"], encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    return log

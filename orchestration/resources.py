@@ -1,97 +1,105 @@
-"""Dagster resources: where the warehouse and the landing folder are."""
+"""Dagster resources: the warehouse (and the landing folder), and the one-run-at-a-time lock."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
-import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+from pydantic import PrivateAttr
 
-from orchestration import settings
-from orchestration.memory import (
-    freeze_long_lived_objects,
-    release_freed_memory,
-    thaw_long_lived_objects,
-)
-from orchestration.quiet_skips import restore_check_warnings
-
-MEMORY_LIMIT_ENV = "BOTMETER_MEMORY_LIMIT"
-# The memory budget of each process botmeter starts: dbt's DuckDB gets all of it (its default
-# is in profiles.yml; a test keeps the two equal). botmeter's own process also holds Dagster,
-# landing batches and the GX check frames, so its DuckDB connections get half of it
-# (own_memory_limit). At 10M events 3GB keeps every process, and the two together, under
-# 4 GiB; the dbt build takes 81 s at 3GB against 77 s at 4GB (benchmarks/FINDINGS.md, A).
-DEFAULT_MEMORY_LIMIT = "3GB"
-
-_UNITS = {
-    "b": 1,
-    "bytes": 1,
-    "kb": 10**3,
-    "mb": 10**6,
-    "gb": 10**9,
-    "tb": 10**12,
-    "kib": 2**10,
-    "mib": 2**20,
-    "gib": 2**30,
-    "tib": 2**40,
-}
-
-
-def memory_limit() -> str:
-    """The per-process budget: $BOTMETER_MEMORY_LIMIT, read at run time, or the default."""
-    return os.environ.get(MEMORY_LIMIT_ENV, "").strip() or DEFAULT_MEMORY_LIMIT
-
-
-def parse_memory_size(text: str) -> int:
-    """Bytes of a DuckDB-style size ('4GB', '3.5 GB', '4096MiB'; KB..TB are powers of 1000,
-    KiB..TiB powers of 1024, as in DuckDB)."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
-    unit = match.group(2).lower() if match else ""
-    if not match or (unit and unit not in _UNITS):
-        raise ValueError(
-            f"{MEMORY_LIMIT_ENV}={text!r} is not a memory size: use e.g. 4GB, 3.5GB or 4096MiB"
-        )
-    return int(float(match.group(1)) * _UNITS[unit or "b"])
-
-
-def own_memory_limit() -> str:
-    """DuckDB's limit inside botmeter's own process: half the budget, at least 256 MB."""
-    half = max(parse_memory_size(memory_limit()) // 2, 256 * 10**6)
-    return f"{half // 10**6}MB"
+from botmeter import settings
 
 
 class WarehouseLockedError(RuntimeError):
-    """Another process holds the warehouse file (DuckDB allows one writing process)."""
+    """Another run, or another process, holds the warehouse."""
+
+
+class WarehouseCorruptError(RuntimeError):
+    """The warehouse file cannot be read as a DuckDB database."""
+
+
+def _lock_path(warehouse: Path) -> Path:
+    return warehouse.with_name(warehouse.name + ".lock")
+
+
+@contextlib.contextmanager
+def run_lock(warehouse: Path, wait_seconds: float = 0) -> Iterator[None]:
+    """Hold `<warehouse>.lock` for a whole run: a second botmeter run on the same warehouse
+    fails with one line instead of racing the first for DuckDB's file lock between steps
+    (where a reader slipping in made the first run fail). `wait_seconds` lets a run wait
+    out a sensor or a CLI that holds the lock briefly to read what is pending. The lock is
+    the kernel's (flock), so a killed run never leaves it held."""
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        handle = open(_lock_path(warehouse), "a+")
+    except OSError as exc:
+        raise WarehouseLockedError(
+            f"cannot write beside the warehouse {warehouse}: {exc.strerror or exc}"
+        ) from None
+    with handle:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise WarehouseLockedError(
+                        f"another botmeter run is using the warehouse {warehouse}: wait for "
+                        "it to finish (this run changed nothing)"
+                    ) from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse, failing fast with a clear message when another process holds it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Open the warehouse with botmeter's session settings; one-line errors for the ways a
+    user can get the path wrong."""
+    if path.is_dir():
+        raise WarehouseCorruptError(f"warehouse {path} is a directory, not a DuckDB file")
+    if read_only and not path.exists():
+        raise FileNotFoundError(f"warehouse {path} does not exist yet")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
+        text = str(exc)
+        if "lock" in text.lower():
             raise WarehouseLockedError(
-                f"warehouse {path} is in use by another process (another botmeter run, "
-                f"dagster or a SQL client holding it open); botmeter does not wait: retry "
-                f"when it is done, and point BI tools at the published copy instead"
-            ) from exc
-        raise
+                f"warehouse {path} is in use by another process (a SQL client or BI tool "
+                "holding it open); point BI tools at the published copy instead"
+            ) from None
+        if "read-only" in text.lower() or "permission" in text.lower():
+            raise WarehouseLockedError(f"warehouse {path} cannot be written: {text}") from None
+        raise WarehouseCorruptError(f"warehouse {path} cannot be opened: {text}") from None
+    except (duckdb.SerializationException, duckdb.InternalException, duckdb.Error) as exc:
+        raise WarehouseCorruptError(
+            f"warehouse {path} is corrupted (checksum mismatch or not a DuckDB file): "
+            f"{str(exc).splitlines()[0]}; restore it from a backup or rebuild it with "
+            "`botmeter run --full-refresh` from the landing folder"
+        ) from None
+    except PermissionError as exc:
+        raise WarehouseLockedError(f"warehouse {path} cannot be written: {exc}") from None
     return apply_session_settings(con)
 
 
 def apply_session_settings(
     con: duckdb.DuckDBPyConnection, spill_dir: Path | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """UTC and botmeter's memory limit (`own_memory_limit`) on any DuckDB connection botmeter
-    opens, so big runs spill to disk instead of taking 80% of RAM.
+    """UTC and botmeter's memory limit (half the per-process budget) on any DuckDB
+    connection botmeter opens, so big runs spill to disk instead of taking the machine.
     An in-memory connection needs `spill_dir` to have somewhere to spill."""
     con.execute("set TimeZone = 'UTC'")
-    con.execute("set memory_limit = ?", [own_memory_limit()])
+    con.execute("set memory_limit = ?", [settings.own_memory_limit()])
     if spill_dir is not None:
         con.execute("set temp_directory = ?", [str(spill_dir)])
     return con
@@ -99,10 +107,25 @@ def apply_session_settings(
 
 class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB warehouse and the landing folder. Empty fields fall back to the
-    BOTMETER_WAREHOUSE / BOTMETER_LANDING environment variables, read at run time."""
+    BOTMETER_WAREHOUSE / BOTMETER_LANDING environment variables, read at run time.
+
+    A run holds the warehouse's run lock from its first step to its last (`hold_lock`; the
+    CLI, which already holds it while it decides and launches, turns it off)."""
 
     warehouse_path: str = ""
     landing_path: str = ""
+    hold_lock: bool = True
+    _lock: contextlib.ExitStack | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if self.hold_lock:
+            self._lock = contextlib.ExitStack()
+            self._lock.enter_context(run_lock(self.resolved_warehouse(), wait_seconds=5))
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def resolved_warehouse(self) -> Path:
         return settings.warehouse_path(self.warehouse_path or None)
@@ -110,17 +133,8 @@ class WarehouseResource(dg.ConfigurableResource):
     def resolved_landing(self) -> Path:
         return settings.landing_path(self.landing_path or None)
 
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        """Once per run, before its first step: every module the steps use is imported by
-        now (great-expectations too), so freeze them out of the garbage collector's scans;
-        `connection` collects after every step (see orchestration/memory.py)."""
-        import great_expectations  # noqa: F401 - the check steps use it
-
-        freeze_long_lived_objects()
-
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        thaw_long_lived_objects()
-        restore_check_warnings()  # a skipped build silenced them for this run only
+    def published(self) -> Path:
+        return settings.published_path(warehouse=self.resolved_warehouse())
 
     @contextlib.contextmanager
     def connection(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -129,17 +143,22 @@ class WarehouseResource(dg.ConfigurableResource):
             yield con
         finally:
             con.close()
-            release_freed_memory()  # pages DuckDB and the step freed, before the next step
 
     @contextlib.contextmanager
     def dbt_environment(self) -> Iterator[None]:
-        """dbt reads the warehouse path from BOTMETER_WAREHOUSE (see dbt_project/profiles.yml)."""
-        previous = os.environ.get(settings.WAREHOUSE_ENV)
-        os.environ[settings.WAREHOUSE_ENV] = str(self.resolved_warehouse())
+        """dbt reads the warehouse path and memory budget from the environment
+        (dbt_project/profiles.yml)."""
+        values = {
+            settings.WAREHOUSE_ENV: str(self.resolved_warehouse()),
+            settings.MEMORY_LIMIT_ENV: settings.memory_limit(),
+        }
+        previous = {name: os.environ.get(name) for name in values}
+        os.environ.update(values)
         try:
             yield
         finally:
-            if previous is None:
-                os.environ.pop(settings.WAREHOUSE_ENV, None)
-            else:
-                os.environ[settings.WAREHOUSE_ENV] = previous
+            for name, value in previous.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value

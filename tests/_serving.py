@@ -30,8 +30,8 @@ def build_small_warehouse(
 
     Returns the landing dir, the working warehouse and the published warehouse.
     """
-    from orchestration import settings
-    from orchestration.generator import generate
+    from botmeter import settings
+    from tools.generator import generate
 
     os.environ.setdefault("DAGSTER_HOME", str(root / "dagster_home"))
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
@@ -46,6 +46,6 @@ def run_full(landing: Path, warehouse: Path, days: int = DAYS) -> None:
 
     Same as `botmeter run --full-refresh`.
     """
-    from orchestration.cli import execute_job
+    from botmeter.cli import execute_job
 
     execute_job(landing, warehouse, START, START + dt.timedelta(days=days - 1), True)

@@ -13,7 +13,7 @@ import duckdb
 import pandas as pd
 
 from assets.landing import land_partition
-from orchestration.settings import PROJECT_ROOT, WAREHOUSE_ENV
+from botmeter.settings import PROJECT_ROOT, WAREHOUSE_ENV
 
 SESSION_MARTS = (
     "fct_sessions",

@@ -23,7 +23,7 @@ import pytest
 from assets.landing import LandingError, land_partition, list_arrival_dates
 from checks.core import Window
 from checks.reconciliation import landing_balance
-from orchestration.cli import CliError, run_pipeline
+from botmeter.cli import CliError, run_pipeline
 
 DAY = dt.date(2024, 3, 1)
 

@@ -39,7 +39,7 @@ def dbt_build(warehouse: Path) -> None:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
-    from orchestration.generator import generate
+    from tools.generator import generate
 
     base = tmp_path_factory.mktemp("checks")
     generate(base / "landing", start=DAYS[0], days=len(DAYS), events_per_day=250, seed=7)
@@ -379,7 +379,7 @@ def test_failing_blocking_check_on_raw_events_stops_downstream(tmp_path, monkeyp
     asset downstream of raw/events (standing in for the dbt models) is not materialized."""
     import assets.raw_events as raw_module
     from assets.raw_events import raw_events
-    from orchestration.generator import generate
+    from tools.generator import generate
     from orchestration.resources import WarehouseResource
 
     generate(tmp_path / "landing", start=DAYS[0], days=1, events_per_day=50, seed=3)

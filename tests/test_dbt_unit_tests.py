@@ -11,8 +11,8 @@ import json
 import duckdb
 
 from assets.raw_schema import ensure_raw_schema
-from orchestration.kpi_config import load_kpi_definitions
-from orchestration.settings import kpi_config_path
+from botmeter.kpis import load_kpi_definitions
+from botmeter.settings import kpi_config_path
 from tests.pipeline_helpers import dbt
 
 

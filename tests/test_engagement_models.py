@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.kpi_config import load_kpi_definitions, validate_kpi_config
+from botmeter.kpis import load_kpi_definitions, validate_kpi_config
 from tests import oracle
 from tests.pipeline_helpers import land, write_landing
 

@@ -24,9 +24,9 @@ import pytest
 import assets.landing as landing_module
 from assets.landing import land_partition
 from checks import blocking_failures
-from orchestration.cli import CliError, run_pipeline
+from botmeter.cli import CliError, run_pipeline
 from orchestration.resources import WarehouseLockedError, connect
-from orchestration.settings import PROJECT_ROOT, WAREHOUSE_ENV
+from botmeter.settings import PROJECT_ROOT, WAREHOUSE_ENV
 
 DAYS = [dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(3)]
 TABLES_RAW = ["raw.events", "raw.quarantine", "raw.load_audit"]
@@ -34,7 +34,7 @@ TABLES_RAW = ["raw.events", "raw.quarantine", "raw.load_audit"]
 
 @pytest.fixture(scope="module")
 def landing(tmp_path_factory) -> Path:
-    from orchestration.generator import generate
+    from tools.generator import generate
 
     path = tmp_path_factory.mktemp("faults") / "landing"
     generate(path, start=DAYS[0], days=len(DAYS), events_per_day=200, seed=11)

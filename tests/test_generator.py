@@ -1,4 +1,4 @@
-"""Tests for the synthetic event generator (orchestration/generator.py).
+"""Tests for the synthetic event generator (tools/generator.py).
 
 One small dataset is generated per module and inspected from several angles; the
 contract checked here is what downstream models rely on.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.generator import EVENT_TYPES, REQUIRED_FIELDS, generate
+from tools.generator import EVENT_TYPES, REQUIRED_FIELDS, generate
 
 START = dt.date(2022, 3, 1)  # a Tuesday: 5 days include Saturday
 DAYS = 5

@@ -8,7 +8,7 @@ import duckdb
 import pytest
 import yaml
 
-from orchestration.kpi_config import (
+from botmeter.kpis import (
     DEFAULT_KPI_CONFIG,
     KpiConfigError,
     load_kpi_config,

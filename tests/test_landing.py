@@ -252,7 +252,7 @@ def test_numbers_as_strings_and_unknown_fields(tmp_path):
 
 
 def test_nothing_lost_on_generated_data_with_injected_bad_lines(tmp_path):
-    from orchestration.generator import generate
+    from tools.generator import generate
 
     landing = tmp_path / "landing"
     summary = generate(landing, start=dt.date(2022, 3, 1), days=3, seed=3, events_per_day=400)

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from assets import publish as publish_mod
-from orchestration import docs_gen
+from tools import docs_gen
 from tests._serving import build_small_warehouse, run_full
 
 
@@ -112,7 +112,7 @@ def test_failed_run_leaves_published_file_unchanged(built, monkeypatch):
     monkeypatch.setattr(
         publish_mod, "blocking_failures", lambda con: ["sessions_unique: 3 duplicate rows"]
     )
-    from orchestration.cli import CliError
+    from botmeter.cli import CliError
 
     with pytest.raises(CliError, match="blocking data-quality"):
         run_full(landing, warehouse)
@@ -126,7 +126,7 @@ def test_bi_doc_marts_section_is_up_to_date(built):
     manifest = json.loads((docs_gen.settings.PROJECT_ROOT / "target" / "manifest.json").read_text())
     generated = docs_gen.render(manifest, None, built[2])
     assert docs_gen.update(docs_gen.DOC, generated) == docs_gen.DOC.read_text(), (
-        "docs/bi-tools.md is stale: python -m orchestration.docs_gen --published <published file>"
+        "docs/bi-tools.md is stale: python -m tools.docs_gen --published <published file>"
     )
 
 

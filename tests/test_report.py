@@ -10,8 +10,8 @@ import json
 import duckdb
 import pytest
 
-from orchestration.cli import main
-from orchestration.report import ReportError, build_report, to_csv, to_json
+from botmeter.cli import main
+from botmeter.report import ReportError, build_report, to_csv, to_json
 from tests._serving import build_small_warehouse
 
 

@@ -76,3 +76,23 @@
         on {% for key in keys %}ev.{{ key }} = sess.{{ key }}
         and {% endfor %}ev.occurred_at >= sess.session_start_at
 {%- endmacro %}
+
+{#- The rows of `relation` on or after their key's bound in `bounds` (a ref name holding the
+    key columns and `replace_from`): the rows an incremental build recomputes and replaces
+    (docs/incremental.md). `with_columns` of the bounds come along (e.g. session_key);
+    `enabled=false` keeps every row. -#}
+{% macro rows_from_replace_bound(relation, bounds, keys, column, with_columns=[], enabled=true) -%}
+    select
+        scoped.*
+        {%- for extra in with_columns %},
+        bounds.{{ extra }}
+        {%- endfor %}
+    from {{ relation }} as scoped
+    {%- if enabled %}
+        inner join {{ ref(bounds) }} as bounds
+            on {% for key in keys -%}
+                scoped.{{ key }} = bounds.{{ key }}{% if not loop.last %} and {% endif %}
+            {%- endfor %}
+        where scoped.{{ column }} >= bounds.replace_from
+    {%- endif %}
+{%- endmacro %}

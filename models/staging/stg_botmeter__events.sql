@@ -33,7 +33,6 @@ candidates as not materialized (
     {% if is_incremental() %}
         inner join batch_event_ids on raw_events.event_id = batch_event_ids.event_id
     {% endif %}
-    where raw_events.occurred_at >= {{ data_start_at() }}
 ),
 
 repeated_event_ids as (

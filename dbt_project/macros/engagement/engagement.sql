@@ -6,14 +6,13 @@
     overrides the is_incremental() switch). Models using it
     declare `-- depends_on: {{ ref('int_engagement_days_changed') }}`. -#}
 {% macro engagement_changed_days(relation, date_column, enabled=none) -%}
-    select scoped.*
-    from {{ relation }} as scoped
-    {%- if (is_incremental() if enabled is none else enabled) %}
-        inner join {{ ref('int_engagement_days_changed') }} as changed_days
-            on scoped.account_id = changed_days.account_id
-                and scoped.bot_id = changed_days.bot_id
-        where scoped.{{ date_column }} >= changed_days.replace_from
-    {%- endif %}
+    {{ rows_from_replace_bound(
+        relation,
+        'int_engagement_days_changed',
+        ['account_id', 'bot_id'],
+        date_column,
+        enabled=(is_incremental() if enabled is none else enabled),
+    ) }}
 {%- endmacro %}
 
 {#- Sessions that can hold an event of the replaced days: sessions of a changed (account, bot)
@@ -145,134 +144,11 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Generic tests of the engagement models. -#}
-
-{#- No two rows share the values of `combination` (nulls compare equal, like a grain). -#}
-{% test engagement_unique_combination(model, combination) %}
-    select {{ combination | join(', ') }}, count(*) as rows_in_group
-    from {{ model }}
-    group by {{ combination | join(', ') }}
-    having count(*) > 1
-{% endtest %}
-
-{#- A share or rate: between 0 and 1 when not null. -#}
-{% test engagement_share(model, column_name) %}
-    select {{ column_name }}
-    from {{ model }}
-    where {{ column_name }} < 0 or {{ column_name }} > 1
-{% endtest %}
-
-{#- `expression` holds on every row. -#}
-{% test engagement_expression_holds(model, expression, column_name=none) %}
-    select *
-    from {{ model }}
-    where not coalesce({{ expression }}, false)
-{% endtest %}
-
-{#- KPI values of one grain ('day' or 'month') from int_kpi_counts_daily: numerator and
-    denominator per KPI, period, account, bot and channel, value = numerator / denominator
-    (null when the denominator is 0) or the numerator for a KPI without denominator. Only
-    KPIs published at that grain (day KPIs at both) in the loaded configuration, and only their current counts. -#}
-{% macro engagement_kpi_values(grain, period_column) -%}
-with
-
-definitions as (
-    select * from {{ engagement_kpi_config_relation('kpi_definitions') }}
-    {#- A day KPI also rolls up to months (a month is the sum of its days); a month KPI is
-        published monthly only. #}
-    where grain {% if grain == 'month' %}in ('day', 'month'){% else %}= 'day'{% endif %}
-),
-
-counts as (
-    select * from {{ ref('int_kpi_counts_daily') }}
-),
-
-current_counts as (
-    select
-        counts.kpi_name,
-        counts.part,
-        {%- if grain == 'month' %}
-        cast({{ dbt.date_trunc('month', 'counts.kpi_date') }} as date) as {{ period_column }},
-        {%- else %}
-        counts.kpi_date as {{ period_column }},
-        {%- endif %}
-        counts.account_id,
-        counts.bot_id,
-        counts.channel,
-        sum(counts.units) as units
-    from counts
-    inner join definitions
-        on counts.kpi_name = definitions.kpi_name
-            and counts.config_hash = definitions.config_hash
-    group by 1, 2, 3, 4, 5, 6
-),
-
-kpi_groups as (
-    select distinct
-        kpi_name,
-        {{ period_column }},
-        account_id,
-        bot_id,
-        channel
-    from current_counts
-),
-
-numerators as (
-    select * from current_counts
-    where part = 'numerator'
-),
-
-denominators as (
-    select * from current_counts
-    where part = 'denominator'
-),
-
-values_by_group as (
-    select
-        kpi_groups.kpi_name,
-        kpi_groups.{{ period_column }},
-        kpi_groups.account_id,
-        kpi_groups.bot_id,
-        kpi_groups.channel,
-        cast(coalesce(numerators.units, 0) as {{ dbt.type_bigint() }}) as numerator,
-        case
-            when definitions.denominator_count is not null
-                then cast(coalesce(denominators.units, 0) as {{ dbt.type_bigint() }})
-        end as denominator
-    from kpi_groups
-    inner join definitions on kpi_groups.kpi_name = definitions.kpi_name
-    left join numerators
-        on kpi_groups.kpi_name = numerators.kpi_name
-            and kpi_groups.{{ period_column }} = numerators.{{ period_column }}
-            and kpi_groups.account_id = numerators.account_id
-            and kpi_groups.bot_id = numerators.bot_id
-            and kpi_groups.channel = numerators.channel
-    left join denominators
-        on kpi_groups.kpi_name = denominators.kpi_name
-            and kpi_groups.{{ period_column }} = denominators.{{ period_column }}
-            and kpi_groups.account_id = denominators.account_id
-            and kpi_groups.bot_id = denominators.bot_id
-            and kpi_groups.channel = denominators.channel
-),
-
-final as (
-    select
-        values_by_group.kpi_name,
-        values_by_group.{{ period_column }},
-        values_by_group.account_id,
-        values_by_group.bot_id,
-        values_by_group.channel,
-        values_by_group.numerator,
-        values_by_group.denominator,
-        case
-            when definitions.denominator_count is null
-                then cast(values_by_group.numerator as double)
-            else cast(values_by_group.numerator as double)
-                / nullif(values_by_group.denominator, 0)
-        end as value
-    from values_by_group
-    inner join definitions on values_by_group.kpi_name = definitions.kpi_name
-)
-
-select * from final
+{#- A KPI's value: numerator / denominator (null when the denominator is 0), or the numerator
+    for a KPI without a denominator. -#}
+{% macro kpi_value(numerator, denominator, has_denominator) -%}
+    case
+        when not {{ has_denominator }} then cast({{ numerator }} as double)
+        else cast({{ numerator }} as double) / nullif({{ denominator }}, 0)
+    end
 {%- endmacro %}

@@ -23,7 +23,7 @@ session_days as (
 ),
 
 conversations as (
-    select * from {{ ref('dim_conversations') }}
+    select * from {{ ref('int_conversations') }}
 ),
 
 event_days as (

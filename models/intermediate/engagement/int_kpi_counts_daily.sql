@@ -43,14 +43,14 @@ events as not materialized (
 ),
 
 sessions as (
-    select * from {{ ref('fct_sessions') }}
+    select * from {{ ref('int_sessions') }}
 ),
 
 conversations as (
     select
         *,
         cast(conversation_created_at as date) as conversation_date
-    from {{ ref('dim_conversations') }}
+    from {{ ref('int_conversations') }}
 ),
 
 parts as (

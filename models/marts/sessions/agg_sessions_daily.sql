@@ -16,12 +16,6 @@
 
 with
 
-{% if is_incremental() %}
-    day_ranges as (
-        select * from {{ ref('int_session_days_changed') }}
-    ),
-{% endif %}
-
 sessions as (
     select * from {{ ref('fct_sessions') }}
 ),
@@ -31,14 +25,10 @@ session_channels as (
 ),
 
 scoped_sessions as (
-    select sessions.*
-    from sessions
-    {% if is_incremental() %}
-    inner join day_ranges
-        on sessions.account_id = day_ranges.account_id
-        and sessions.bot_id = day_ranges.bot_id
-    where sessions.session_date >= day_ranges.replace_from
-    {% endif %}
+    {{ rows_from_replace_bound(
+        'sessions', 'int_session_days_changed', ['account_id', 'bot_id'], 'session_date',
+        enabled=is_incremental(),
+    ) }}
 ),
 
 final as (

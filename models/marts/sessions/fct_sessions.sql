@@ -8,11 +8,9 @@
     )
 }}
 
-with
+-- depends_on: {{ ref('int_session_ranges_changed') }}
 
-ranges as (
-    select * from {{ ref('int_session_ranges_changed') }}
-),
+with
 
 sessions as (
     select * from {{ ref('int_sessions') }}
@@ -24,13 +22,10 @@ events as (
 ),
 
 scoped_sessions as (
-    select sessions.*
-    from sessions
-    inner join ranges
-        on sessions.account_id = ranges.account_id
-            and sessions.bot_id = ranges.bot_id
-            and sessions.customer_id = ranges.customer_id
-    where sessions.session_start_at >= ranges.replace_from
+    {{ rows_from_replace_bound(
+        'sessions', 'int_session_ranges_changed', ['account_id', 'bot_id', 'customer_id'],
+        'session_start_at',
+    ) }}
 ),
 
 event_totals as (

@@ -19,7 +19,7 @@ from typing import Any
 
 import duckdb
 
-from orchestration import settings
+from botmeter import settings
 
 DEFAULT_DAYS = 30
 CHANNEL_NOTE = (

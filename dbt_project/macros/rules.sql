@@ -1,14 +1,3 @@
-{#- The arrival dates a run processes. Dagster passes run_start_date/run_end_date per
-    partition range; a full refresh (or no vars) processes everything. -#}
-{% macro in_run_batch(arrival_date_column) -%}
-    {%- if flags.FULL_REFRESH or var('run_start_date', none) is none -%}
-        true
-    {%- else -%}
-        {{ arrival_date_column }} between cast('{{ var("run_start_date") }}' as date)
-            and cast('{{ var("run_end_date") or var("run_start_date") }}' as date)
-    {%- endif -%}
-{%- endmacro %}
-
 {% macro data_start_at() -%}
     cast('{{ var("data_start_at") }}' as timestamp)
 {%- endmacro %}

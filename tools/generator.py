@@ -26,7 +26,7 @@ Pipeline per day (no Python loop per event anywhere):
 
 Throughput is roughly 0.8 us/event of simulation + rendering and ~1 us/event of gzip
 (libdeflate; zlib ~1.8 us), i.e. ~0.5M events per CPU-second; ``python -m
-orchestration.generator OUT --days 30 --events-per-day 350000`` measures it.
+tools.generator OUT --days 30 --events-per-day 350000`` measures it.
 
 Determinism: random draws come from ``SeedSequence`` streams keyed by (seed, calendar
 date); ids are a bijective hash of (date, counter), unique by construction; gzip headers
@@ -1318,7 +1318,7 @@ def generate(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m orchestration.generator OUT_DIR`` -- doubles as a throughput benchmark."""
+    """``python -m tools.generator OUT_DIR`` -- doubles as a throughput benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir")
     parser.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2022, 3, 1))

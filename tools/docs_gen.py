@@ -4,7 +4,7 @@ Descriptions come from target/manifest.json (a model's description, else the lea
 `{#- ... -#}` comment of its SQL); grain from `meta.grain` (else a built-in note); columns and
 types from target/catalog.json (`botmeter docs` writes it), else from a published warehouse.
 
-    .venv/bin/python -m orchestration.docs_gen [--published FILE] [--check]
+    .venv/bin/python -m tools.docs_gen [--published FILE] [--check]
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import re
 import sys
 from pathlib import Path
 
-from orchestration import settings
+from botmeter import settings
 
 DOC = settings.PROJECT_ROOT / "docs" / "bi-tools.md"
-BEGIN = "<!-- BEGIN GENERATED: marts (python -m orchestration.docs_gen) -->"
+BEGIN = "<!-- BEGIN GENERATED: marts (python -m tools.docs_gen) -->"
 END = "<!-- END GENERATED: marts -->"
 
 GRAIN = {
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     new = update(DOC, render(manifest, catalog, Path(args.published) if args.published else None))
     if args.check:
         if new != DOC.read_text(encoding="utf-8"):
-            print(f"{DOC} is out of date: run python -m orchestration.docs_gen", file=sys.stderr)
+            print(f"{DOC} is out of date: run python -m tools.docs_gen", file=sys.stderr)
             return 1
         return 0
     DOC.write_text(new, encoding="utf-8")

@@ -9,8 +9,10 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
+from pathlib import Path
 
-from orchestration.report import CHANNEL_NOTE, KPI_LABELS, kpi_text
+from botmeter.report import CHANNEL_NOTE, KPI_LABELS, kpi_text
 
 PALETTE = [
     "#4f46e5",
@@ -222,7 +224,8 @@ def _card(title: str, hint: str, body: str, cls: str = "card") -> str:
     return f'<section class="{cls}"><h2>{_e(title)}</h2><div class="hint">{_e(hint)}</div>{body}</section>'
 
 
-def render_html(report: dict) -> str:
+def render_html(report: dict, build_id: str | None = None) -> str:
+    """The dashboard page; `build_id` (the published build) is stamped in a meta tag."""
     k = report["kpis"]
     f = report["filters"]
     chips = [f"{f['from']} → {f['to']}"] + [
@@ -317,6 +320,7 @@ def render_html(report: dict) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="botmeter-build" content="{_e(build_id or "")}">
 <title>{_e(report["title"])} · {_e(f["from"])} – {_e(f["to"])}</title>
 <style>{CSS}</style></head>
 <body>
@@ -333,3 +337,17 @@ def render_html(report: dict) -> str:
 <script>{JS}</script>
 </body></html>
 """
+
+
+_BUILD_META = re.compile(r'<meta name="botmeter-build" content="([^"]*)">')
+
+
+def dashboard_build_id(path: Path) -> str | None:
+    """The build a dashboard file was drawn from (None: missing or not stamped)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return None
+    match = _BUILD_META.search(head)
+    return html.unescape(match.group(1)) if match and match.group(1) else None

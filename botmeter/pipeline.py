@@ -1,0 +1,181 @@
+"""`botmeter run`: do what is pending, through the same Dagster jobs the schedule and the
+sensor launch, in this process and recorded in the warehouse's Dagster instance.
+
+The run holds the warehouse's run lock from the first read to the last write, asks what is
+pending (orchestration/pending.py), executes the run request that does the next part of it,
+and asks again, until nothing is pending or a run fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from botmeter import settings
+
+# Enough for one run per contiguous range of arrival dates to land, then a build.
+MAX_RUNS = 50
+# A multi-day run records one "materialization planned" event per asset instead of one per
+# asset and arrival date (Dagster's SQLite event log otherwise writes assets x days events
+# before the first step starts). Trade-off, from Dagster: when such a run fails, its
+# partitions are not marked failed one by one (the run still is).
+PLANNED_EVENTS_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
+
+
+class RunError(Exception):
+    """A failure explained in one line."""
+
+
+def use_dagster_home(warehouse: Path) -> Path:
+    """Point Dagster at the warehouse's own instance (created with telemetry off)."""
+    home = settings.dagster_home(warehouse)
+    os.environ[settings.DAGSTER_HOME_ENV] = str(home)
+    os.environ.setdefault(PLANNED_EVENTS_ENV, "true")
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():  # default local storage; no telemetry (no network at run time)
+        config.write_text("telemetry:\n  enabled: false\n")
+    return home
+
+
+def _definitions(warehouse: Path):
+    """The code location's Definitions, with the dbt manifest parsed first (the dbt assets
+    read it when they are imported)."""
+    import dagster as dg
+
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    from orchestration.dbt import parsing_manifest
+
+    with parsing_manifest(warehouse):
+        # While dbt parses in its own process, import what the run needs anyway.
+        import dagster_dbt  # noqa: F401
+        import great_expectations  # noqa: F401
+    from orchestration.definitions import defs
+
+    return defs
+
+
+def run_pipeline(
+    landing: Path,
+    warehouse: Path,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    full_refresh: bool = False,
+    echo=None,
+) -> list[str]:
+    """Land, build and publish what is pending (or `start..end`, or everything with
+    `full_refresh`). Progress goes to `echo` as it happens; returns the closing lines.
+    Raises RunError with a one-line cause."""
+    echo = echo or (lambda line: print(line, file=sys.stderr, flush=True))
+    from assets.landing import LandingError
+    from orchestration.resources import (
+        WarehouseCorruptError,
+        WarehouseLockedError,
+        run_lock,
+    )
+
+    try:  # before anything is written: a bad configuration must not touch data
+        settings.validate_configuration()
+        settings.check_paths(warehouse, landing)
+    except settings.ConfigError as exc:
+        raise RunError(str(exc)) from None
+    try:
+        with run_lock(warehouse):
+            return _run_pending(landing, warehouse, start, end, full_refresh, echo)
+    except (WarehouseLockedError, WarehouseCorruptError, LandingError) as exc:
+        raise RunError(str(exc)) from None
+
+
+def _run_pending(landing, warehouse, start, end, full_refresh, echo) -> list[str]:
+    import dagster as dg
+
+    use_dagster_home(warehouse)
+    defs = _definitions(warehouse)
+    from orchestration.dbt import botmeter_dbt_models
+    from orchestration.jobs import next_run_request
+    from orchestration.pending import changed_dbt_models, find_pending
+
+    log_path = warehouse.parent / "logs" / "botmeter_run.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.write_text("")
+    done: list[str] = []
+    with dg.DagsterInstance.get() as instance:
+        first = True
+        for _ in range(MAX_RUNS):
+            changed = changed_dbt_models(instance, botmeter_dbt_models)
+            asked = dict(start=start, end=end, full_refresh=full_refresh) if first else {}
+            pending = find_pending(warehouse, landing, changed_models=changed, **asked)
+            if first:
+                for name, reason in pending.ignored:
+                    echo(f"ignored {landing / 'events' / name}: {reason}")
+            request = next_run_request(pending, defs)
+            if request is None:
+                break
+            for line in pending.describe():
+                echo(line)
+            result = _execute(defs, instance, request, landing, warehouse, log_path)
+            done.append(_check_summary(result))
+            if not result.success:
+                raise RunError(f"{_first_failure(result)} (log: {log_path})")
+            first = False
+        else:
+            raise RunError(f"still pending after {MAX_RUNS} runs: {'; '.join(pending.describe())}")
+    if not done:
+        return ["nothing new: every landed arrival day is built and published"]
+    published = settings.published_path(warehouse=warehouse)
+    return [*done, f"published: {published}"]
+
+
+def _execute(defs, instance, request, landing: Path, warehouse: Path, log_path: Path):
+    job = defs.resolve_job_def(request.job_name)
+    run_config = {
+        **(request.run_config or {}),
+        "loggers": {"progress": {}, "file": {"config": {"path": str(log_path)}}},
+        "resources": {
+            "warehouse": {
+                "config": {
+                    "warehouse_path": str(warehouse),
+                    "landing_path": str(landing),
+                    "hold_lock": False,  # this process holds it for the whole command
+                }
+            }
+        },
+    }
+    # dbt's own output (dagster-dbt echoes it to standard output) goes to the log file; the
+    # progress logger prints one line per stage on standard error.
+    with open(log_path, "a") as log, contextlib.redirect_stdout(log):
+        return job.execute_in_process(
+            run_config=run_config,
+            instance=instance,
+            tags=request.tags,
+            asset_selection=request.asset_selection,
+            raise_on_error=False,
+        )
+
+
+def _check_summary(result) -> str:
+    """`checks: N passed, M failed` over every asset check evaluated in the run."""
+    import dagster as dg
+
+    evaluations = result.get_asset_check_evaluations()
+    passed = sum(e.passed for e in evaluations)
+    failed = [e for e in evaluations if not e.passed]
+    blocking = sum(e.severity == dg.AssetCheckSeverity.ERROR for e in failed)
+    names = ", ".join(sorted({e.check_name for e in failed})[:5])
+    detail = f" ({blocking} blocking: {names})" if failed else ""
+    return f"checks: {passed} passed, {len(failed)} failed{detail}"
+
+
+def _first_failure(result) -> str:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data:
+            err = event.step_failure_data.error
+            while err is not None and err.cause is not None:
+                err = err.cause
+            lines = (err.message if err else "").strip().splitlines()
+            return f"step {event.step_key} failed: {lines[0] if lines else 'unknown error'}"
+    return "run failed (see the log file)"
