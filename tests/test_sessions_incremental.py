@@ -13,7 +13,6 @@ import pytest
 from tests import oracle
 from tests.pipeline_helpers import (
     SESSION_MARTS,
-    SESSION_SELECTION,
     build_full,
     build_incremental,
     dbt,
@@ -160,13 +159,7 @@ def warehouses(tmp_path_factory):
     shuffled.parent.mkdir()
     build_incremental(shuffled, landing, [DAYS[3], DAYS[0], DAYS[4], DAYS[0]])
     land(shuffled, landing, [DAYS[1], DAYS[2]])
-    dbt(
-        shuffled,
-        "build",
-        *SESSION_SELECTION,
-        "--vars",
-        f'{{"run_start_date": "{DAYS[1]}", "run_end_date": "{DAYS[2]}"}}',
-    )
+    dbt(shuffled, "run")
     return {"landing": landing, "full": full, "in_order": in_order, "shuffled": shuffled}
 
 
@@ -328,17 +321,12 @@ def test_rerun_gives_same_warehouse(warehouses, tmp_path):
         assert table_differences(copy, warehouses["in_order"], table) == ""
 
 
-def test_session_timeout_var_changes_result(warehouses, tmp_path):
+def test_a_changed_session_timeout_rebuilds_every_model(warehouses, tmp_path):
+    """A rule var that differs from the last build's rebuilds every model without being asked
+    (dbt_project/macros/build_record.sql), so no figure keeps the old rule."""
     copy = tmp_path / "warehouse.duckdb"
     shutil.copy(warehouses["full"], copy)
-    dbt(
-        copy,
-        "build",
-        "--full-refresh",
-        *SESSION_SELECTION,
-        "--vars",
-        '{"session_timeout_minutes": 30}',
-    )
+    dbt(copy, "run", "--vars", '{"session_timeout_minutes": 30}')
     with_30 = read_table(copy, "fct_sessions")
     with_10 = read_table(warehouses["full"], "fct_sessions")
     assert len(with_30) < len(with_10)
