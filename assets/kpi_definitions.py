@@ -19,7 +19,6 @@ value is one of the listed values. `config_hash` covers everything that changes 
 the KPI models recompute all history exactly when it changes.
 """
 
-
 from pathlib import Path
 
 import dagster as dg

@@ -45,10 +45,14 @@ CONTRACT_VERSION = 2
 EVENT_SUFFIXES = (".jsonl", ".json", ".ndjson")
 OTHER_COMPRESSIONS = (".bz2", ".xz", ".zst", ".zstd", ".lz4", ".zip", ".7z", ".tar", ".tgz")
 DATE_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-# Real UTC offsets run from -12:00 to +14:00; a bigger one is a typo, not a timezone.
+# No UTC offset in use is larger than 14:00 (Kiribati): a bigger one is a typo, not a timezone.
 MAX_OFFSET_MINUTES = 14 * 60
-_OFFSET_PATTERN = r"'\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*[+-](\d{2}):?(\d{2})?$'"
+# hh, hhmm, hh:mm or hh:mm:ss after the time; groups: hours, minutes (seconds only count
+# against the bound through the minutes they add, so +14:00:01 is refused too).
+_OFFSET_PATTERN = r"'\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*[+-](\d{2}):?(\d{2})?(?::?(\d{2}))?$'"
 GZIP_MAGIC = b"\x1f\x8b"
+# The fingerprint part of a file that cannot be read (the same at landing and when compared).
+UNREADABLE = "unreadable"
 
 # Fields read from each line's JSON object (one struct per line, see `_classify_sql`).
 FIELDS: tuple[str, ...] = (
@@ -267,10 +271,13 @@ def folder_fingerprint(
             parts.append((entry.name, f"skipped:{entry.skip_reason}"))
             continue
         seen = known.get(entry.name)
-        try:
-            sha = seen[1] if seen and seen[0] == entry.stat else _sha256_file(entry.path)
-        except OSError as exc:
-            sha = f"unreadable:{exc.strerror}"
+        if seen and seen[1] and seen[0] == entry.stat:
+            sha = seen[1]
+        else:
+            try:
+                sha = _sha256_file(entry.path)
+            except OSError:
+                sha = UNREADABLE
         parts.append((entry.name, sha))
     return _fingerprint(parts)
 
@@ -419,7 +426,7 @@ def read_partition(landing_dir: Path, arrival_date: dt.date) -> FolderBatch:
             problems.append(pa.array([f"{reason}|{detail}"], pa.string()))
         read = n + (1 if fl.file_problem else 0)
         files.append((arrival_date, entry.name, True, *stat_cols, fl.sha256, read, fl.note))
-        parts.append((entry.name, fl.sha256 or f"unreadable:{fl.note}"))
+        parts.append((entry.name, fl.sha256 or UNREADABLE))
 
     def cat(chunks: list[pa.Array], kind: pa.DataType) -> pa.ChunkedArray:
         return pa.chunked_array(chunks, kind) if chunks else pa.chunked_array([], kind)
@@ -532,7 +539,10 @@ def _classify_sql(arrival_date: dt.date, rules: Rules) -> str:
                 try_cast(regexp_extract(s_occurred_at, {_OFFSET_PATTERN}, 1) as integer) * 60
                 + coalesce(
                     try_cast(regexp_extract(s_occurred_at, {_OFFSET_PATTERN}, 2) as integer), 0
-                ),
+                )
+                + coalesce(
+                    try_cast(regexp_extract(s_occurred_at, {_OFFSET_PATTERN}, 3) as integer), 0
+                ) / 60.0,
                 0
             ) as offset_minutes,
             try_cast(s_confidence as double) as confidence_d,
@@ -890,7 +900,8 @@ def remove_dates(
         r[0]
         for r in con.execute(
             "select arrival_date from raw.load_audit "
-            "where not list_contains(?::date[], arrival_date) order by 1",
+            "where not list_contains(?::date[], arrival_date) "
+            "and (files > 0 or files_skipped > 0 or lines_read > 0) order by 1",
             [keep],
         ).fetchall()
     ]

@@ -6,7 +6,6 @@ blocking suite is recorded on each date's landing, so a date whose raw checks di
 is landed (and checked) again by the next run rather than built.
 """
 
-
 import datetime as dt
 import json
 

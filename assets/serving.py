@@ -4,7 +4,6 @@ Each is made from the one before and carries the dbt build it comes from, so a r
 crash at any point knows which of them are stale (orchestration/pending.py).
 """
 
-
 import os
 
 import dagster as dg

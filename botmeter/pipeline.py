@@ -78,11 +78,17 @@ def run_pipeline(
         run_lock,
     )
 
+    from assets.landing import events_root
+
     try:  # before anything is written: a bad configuration must not touch data
         settings.validate_configuration()
         settings.check_paths(warehouse, landing)
     except settings.ConfigError as exc:
         raise RunError(str(exc)) from None
+    if not events_root(landing).is_dir():
+        raise RunError(
+            f"landing folder not found: {events_root(landing)} (expected events/<YYYY-MM-DD>/)"
+        )
     try:
         with run_lock(warehouse):
             return _run_pending(landing, warehouse, start, end, full_refresh, echo)

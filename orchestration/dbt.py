@@ -5,7 +5,6 @@ dbt_project/macros/build_record.sql), so the dbt assets are not partitioned: any
 from the CLI, the schedule, the UI or a shell, processes exactly what is pending.
 """
 
-
 import contextlib
 import os
 import shutil
@@ -159,17 +158,16 @@ class DbtBuildConfig(dg.Config):
 
 
 def dbt_build_args(full_refresh: bool) -> list[str]:
-    """`dbt build` of whatever the run selected. dbt unit tests check the SQL, not the data:
-    they run in the test suite (tests/test_dbt_unit_tests.py), not in every build."""
-    args = ["build", "--exclude-resource-type", "unit_test"]
-    return [*args, "--full-refresh"] if full_refresh else args
+    """`dbt build` of whatever the run selected (every model: the daily_build selector of
+    selectors.yml, which leaves dbt unit tests to the test suite)."""
+    return ["build", "--full-refresh"] if full_refresh else ["build"]
 
 
 @dbt_assets(
     manifest=botmeter_dbt_project().manifest_path,
     project=botmeter_dbt_project(),
     dagster_dbt_translator=TRANSLATOR,
-    exclude="resource_type:unit_test",
+    selector="daily_build",
 )
 def botmeter_dbt_models(
     context: dg.AssetExecutionContext,

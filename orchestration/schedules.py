@@ -1,6 +1,5 @@
 """The daily schedule: at 02:00 UTC, whatever is pending (normally yesterday's folder)."""
 
-
 import dagster as dg
 
 from orchestration.resources import WarehouseResource

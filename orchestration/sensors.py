@@ -1,6 +1,5 @@
 """The landing sensor: launches what is pending when arrival folders appear or change."""
 
-
 import dagster as dg
 
 from assets.landing import LandingError

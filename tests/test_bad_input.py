@@ -6,8 +6,11 @@ Documented behaviour (assets/landing.py):
 - numbers given as strings ("0.8", "120") are accepted and typed; ids given as numbers are
   kept as text;
 - a null or empty id is rejected as `missing_field`;
-- a folder name that is not a date is ignored (and reported by `botmeter run`);
+- a folder name that is not a date is ignored with a reason (and reported by `botmeter run`);
 - a missing landing folder is a clear error before anything is written.
+
+Every landing is checked against the nothing-lost equation (the dbt test
+dbt_project/macros/tests/landing_balances.sql), restated here in SQL: see `assert_balanced`.
 """
 
 from __future__ import annotations
@@ -20,10 +23,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+import botmeter.pipeline
 from assets.landing import LandingError, land_partition, list_arrival_dates
-from checks.core import Window
-from checks.reconciliation import landing_balance
-from botmeter.cli import CliError, run_pipeline
+from botmeter.pipeline import RunError, run_pipeline
+from botmeter.settings import DAGSTER_HOME_ENV, load_rules
 
 DAY = dt.date(2024, 3, 1)
 
@@ -49,18 +52,40 @@ def folder(landing: Path, day: dt.date = DAY) -> Path:
     return path
 
 
+def assert_balanced(con: duckdb.DuckDBPyConnection, day: dt.date) -> None:
+    """Nothing lost on `day`: lines read = accepted + rejected = rows in raw.events + rows in
+    raw.quarantine, and the landed files' lines add up to the lines read."""
+    audit = con.execute(
+        "select lines_read, accepted, rejected from raw.load_audit where arrival_date = ?", [day]
+    ).fetchone()
+    assert audit is not None, f"{day} has no load_audit row"
+    lines_read, accepted, rejected = audit
+    in_events, in_quarantine, in_files = con.execute(
+        """
+        select
+            (select count(*) from raw.events where arrival_date = $day),
+            (select count(*) from raw.quarantine where arrival_date = $day),
+            (select coalesce(sum(lines_read), 0) from raw.landing_files
+             where arrival_date = $day and is_landed)
+        """,
+        {"day": day},
+    ).fetchone()
+    assert lines_read == accepted + rejected == in_events + in_quarantine, (audit, in_events)
+    assert (accepted, rejected) == (in_events, in_quarantine)
+    assert in_files == lines_read
+
+
 def land(tmp_path: Path, day: dt.date = DAY):
     con = duckdb.connect(str(tmp_path / "wh.duckdb"))
     try:
         result = land_partition(con, tmp_path / "landing", day)
-        balance = landing_balance(con, Window(day, day))
+        assert_balanced(con, day)
         reasons = dict(
             con.execute("select reason, count(*) from raw.quarantine group by 1").fetchall()
         )
         events = con.execute("select * from raw.events order by line_number").df()
     finally:
         con.close()
-    assert balance.passed, balance.message()
     assert result.lines_read == result.accepted + result.rejected
     return result, reasons, events
 
@@ -121,20 +146,47 @@ def test_folder_name_that_is_not_a_date_is_ignored(tmp_path):
     (landing / "events" / "not-a-date").mkdir()
     (landing / "events" / "2024-02-30").mkdir()
     (landing / "events" / "stray.txt").write_text("x")
-    dates, ignored = list_arrival_dates(landing)
-    assert dates == [DAY]
-    assert ignored == ["2024-02-30", "not-a-date", "stray.txt"]
+    folders = list_arrival_dates(landing, load_rules(), today=DAY)
+    assert folders.dates == [DAY]
+    not_a_date = "not an arrival-date folder (YYYY-MM-DD)"
+    assert folders.ignored == [
+        ("2024-02-30", not_a_date),
+        ("not-a-date", not_a_date),
+        ("stray.txt", "a file, not an arrival-date folder (YYYY-MM-DD)"),
+    ]
 
 
 def test_missing_landing_folder(tmp_path):
     with pytest.raises(LandingError, match="landing folder not found"):
-        list_arrival_dates(tmp_path / "nowhere")
-    with pytest.raises(CliError, match="landing folder not found"):
+        list_arrival_dates(tmp_path / "nowhere", load_rules())
+    # A missing arrival folder lands an empty partition (and empties a previous one).
+    (folder(tmp_path / "landing") / "a.jsonl").write_text(json.dumps(good("e1")) + "\n")
+    result, _, events = land(tmp_path)
+    assert result.accepted == 1
+    (folder(tmp_path / "landing") / "a.jsonl").unlink()
+    folder(tmp_path / "landing").rmdir()
+    result, reasons, events = land(tmp_path)
+    assert (result.files, result.lines_read, result.events_replaced) == (0, 0, 1)
+    assert events.empty and reasons == {}
+
+
+def test_run_pipeline_refuses_a_missing_landing_folder_before_loading_dagster(
+    tmp_path, monkeypatch
+):
+    """`botmeter run` on a landing folder that does not exist must fail in one line before
+    any Dagster work (and before the warehouse is created): loading the definitions is made
+    to fail here, so the test stays cheap and shows where the check happens."""
+
+    def definitions(_warehouse):
+        raise AssertionError("Dagster definitions loaded before the landing folder was checked")
+
+    monkeypatch.setattr(botmeter.pipeline, "_definitions", definitions)
+    # run_pipeline points these at the warehouse's Dagster instance: restored after the test.
+    monkeypatch.setenv(DAGSTER_HOME_ENV, str(tmp_path / "dagster"))
+    monkeypatch.setenv(botmeter.pipeline.PLANNED_EVENTS_ENV, "true")
+    with pytest.raises(RunError, match="landing folder not found"):
         run_pipeline(tmp_path / "nowhere", tmp_path / "wh.duckdb")
     assert not (tmp_path / "wh.duckdb").exists()
-    # A missing arrival folder lands an empty partition (and empties a previous one).
-    result, reasons, events = land(tmp_path, dt.date(2024, 3, 9))
-    assert (result.files, result.lines_read) == (0, 0)
 
 
 def test_unknown_extra_field_is_ignored_and_properties_kept(tmp_path):

@@ -19,8 +19,8 @@ import duckdb
 import pytest
 
 from assets.raw_schema import ensure_raw_schema
-from orchestration import build_state, quiet_skips
 from botmeter.cli import CliError
+from orchestration import build_state, quiet_skips
 from tests.pipeline_helpers import event, write_landing
 
 D1, D2, D3, D4 = (dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(4))
@@ -164,6 +164,7 @@ def test_checksums_are_the_ones_taken_before_dbt_started(con, served):
 
 def test_signature_follows_dbt_files_code_and_configuration(tmp_path, monkeypatch):
     from orchestration.dbt_project import DBT_PROJECT_DIR
+
     from botmeter.settings import KPI_CONFIG_ENV, PROJECT_ROOT
 
     project = tmp_path / "project"
@@ -235,8 +236,8 @@ def test_daily_runs_with_nothing_new_skip_the_models_and_keep_every_mart(
 ):
     from botmeter import settings
     from botmeter.cli import execute_job
-    from tools.generator import generate
     from tests._serving import START
+    from tools.generator import generate
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     landing, warehouse = tmp_path / "landing", tmp_path / "wh.duckdb"

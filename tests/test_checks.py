@@ -13,13 +13,9 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-
-from assets.landing import land_partition
-from checks import blocking_failures
 from checks.asset_checks import botmeter_asset_checks, to_check_result
 from checks.core import EVERYTHING, Window
 from checks.freshness import newest_arrival, volume_anomalies
-from checks.gx_suites import run_suite
 from checks.reconciliation import (
     landing_balance,
     session_assignment,
@@ -27,6 +23,10 @@ from checks.reconciliation import (
     staging_balance,
 )
 from checks.settings import CheckSettings
+
+from assets.landing import land_partition
+from checks import blocking_failures
+from checks.gx_suites import run_suite
 from tests.pipeline_helpers import dbt
 
 DAYS = [dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(4)]
@@ -379,8 +379,8 @@ def test_failing_blocking_check_on_raw_events_stops_downstream(tmp_path, monkeyp
     asset downstream of raw/events (standing in for the dbt models) is not materialized."""
     import assets.raw_events as raw_module
     from assets.raw_events import raw_events
-    from tools.generator import generate
     from orchestration.resources import WarehouseResource
+    from tools.generator import generate
 
     generate(tmp_path / "landing", start=DAYS[0], days=1, events_per_day=50, seed=3)
 

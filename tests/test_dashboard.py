@@ -13,8 +13,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from botmeter.report.html import render_html
 from botmeter.report import build_report
+from botmeter.report.html import render_html
 from tests._serving import build_small_warehouse
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 
 import duckdb
+from botmeter.kpis import load_kpi_definitions
 
 from assets.raw_schema import ensure_raw_schema
-from botmeter.kpis import load_kpi_definitions
 from botmeter.settings import kpi_config_path
 from tests.pipeline_helpers import dbt
 

@@ -23,10 +23,10 @@ import pytest
 
 import assets.landing as landing_module
 from assets.landing import land_partition
-from checks import blocking_failures
 from botmeter.cli import CliError, run_pipeline
-from orchestration.resources import WarehouseLockedError, connect
 from botmeter.settings import PROJECT_ROOT, WAREHOUSE_ENV
+from checks import blocking_failures
+from orchestration.resources import WarehouseLockedError, connect
 
 DAYS = [dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(3)]
 TABLES_RAW = ["raw.events", "raw.quarantine", "raw.load_audit"]

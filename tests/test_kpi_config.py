@@ -7,7 +7,6 @@ import copy
 import duckdb
 import pytest
 import yaml
-
 from botmeter.kpis import (
     DEFAULT_KPI_CONFIG,
     KpiConfigError,

@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from assets.landing import LandingError, land_partition, list_arrival_dates, read_ahead
+from botmeter.settings import load_rules
 from tests.pipeline_helpers import event, land, write_landing
 
 DAY = dt.date(2022, 3, 10)
@@ -171,8 +172,10 @@ def test_read_ahead_yields_every_folder_in_order_and_lands_like_direct_reads(tmp
     for b in batches:
         land_partition(direct, landing, b.arrival_date)
         land_partition(ahead, landing, b.arrival_date, batch=b)
-    query = "select * from raw.load_audit order by all"
+    query = "select * exclude (landed_at) from raw.load_audit order by all"
     assert direct.execute(query).fetchall() == ahead.execute(query).fetchall()
+    files = "select * from raw.landing_files order by all"
+    assert direct.execute(files).fetchall() == ahead.execute(files).fetchall()
     with pytest.raises(LandingError, match="handed to landing"):
         land_partition(ahead, landing, DAY, batch=batches[1])
 
@@ -258,7 +261,7 @@ def test_nothing_lost_on_generated_data_with_injected_bad_lines(tmp_path):
     summary = generate(landing, start=dt.date(2022, 3, 1), days=3, seed=3, events_per_day=400)
     day_folder = landing / "events" / "2022-03-02"
     (day_folder / "injected.jsonl").write_text("garbage\n[1]\n\n" + json.dumps(OK) + "\n")
-    dates, _ = list_arrival_dates(landing)
+    dates = list_arrival_dates(landing, load_rules()).dates
     results = land(tmp_path / "wh.duckdb", landing, dates)
     con = duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True)
     raw_rows = con.execute("select count(*) from raw.events").fetchall()[0][0]
@@ -267,11 +270,15 @@ def test_nothing_lost_on_generated_data_with_injected_bad_lines(tmp_path):
     audit = con.execute(
         "select sum(lines_read), sum(accepted), sum(rejected) from raw.load_audit"
     ).fetchall()[0]
+    in_files = con.execute(
+        "select sum(lines_read) from raw.landing_files where is_landed"
+    ).fetchone()[0]
     con.close()
     lines_read = sum(r.lines_read for r in results)
     assert lines_read == summary.lines + 4
     assert lines_read == raw_rows + quarantined
     assert audit == (lines_read, raw_rows, quarantined)
+    assert in_files == lines_read  # every line is counted against its file
     assert all(r.lines_read == r.accepted + r.rejected for r in results)
     # rows read = rows kept + rows rejected + duplicates dropped
     assert lines_read == distinct + quarantined + (raw_rows - distinct)
@@ -280,6 +287,8 @@ def test_nothing_lost_on_generated_data_with_injected_bad_lines(tmp_path):
 
 
 def test_relanding_a_partition_is_idempotent_and_replaces_only_it(tmp_path):
+    """Re-landing the same folder leaves the same rows, files and counts; only the load is
+    new (a higher load id, and no changed rows for the build to redo)."""
     landing = tmp_path / "landing"
     other = DAY + dt.timedelta(days=1)
     write_landing(
@@ -293,14 +302,20 @@ def test_relanding_a_partition_is_idempotent_and_replaces_only_it(tmp_path):
         try:
             return [
                 con.execute(f"select * from {t} order by all").fetchall()
-                for t in ("raw.events", "raw.quarantine", "raw.load_audit")
+                for t in (
+                    "raw.events",
+                    "raw.quarantine",
+                    "raw.landing_files",
+                    "(select * exclude (load_id, landed_at, has_changed_rows) from raw.load_audit)",
+                )
             ]
         finally:
             con.close()
 
     first = snapshot()
-    land(wh, landing, [DAY])
+    (again,) = land(wh, landing, [DAY])
     assert snapshot() == first
+    assert again.load_id == 3 and not again.has_changed_rows and again.events_replaced == 0
     # The folder changes: only that partition's rows change.
     write_landing(landing, {DAY: [event("new", "message", "2022-03-10T11:00:00Z")]})
     land(wh, landing, [DAY])
@@ -311,6 +326,8 @@ def test_relanding_a_partition_is_idempotent_and_replaces_only_it(tmp_path):
 
 
 def test_failure_half_way_leaves_previous_state(tmp_path, monkeypatch):
+    """A landing that fails inside its transaction leaves the previous rows, files, audit and
+    history; the next landing gets a new, higher load id."""
     landing = tmp_path / "landing"
     write_landing(landing, {DAY: [OK]})
     wh = tmp_path / "wh.duckdb"
@@ -327,8 +344,15 @@ def test_failure_half_way_leaves_previous_state(tmp_path, monkeypatch):
         land(wh, landing, [DAY])
     con = duckdb.connect(str(wh), read_only=True)
     assert con.execute("select event_id from raw.events").fetchall() == [("ok1",)]
-    assert con.execute("select count(*) from raw.load_audit").fetchall() == [(1,)]
+    assert con.execute("select load_id from raw.load_audit").fetchall() == [(1,)]
+    assert con.execute("select load_id from raw.load_history").fetchall() == [(1,)]
+    assert con.execute("select file_name, lines_read from raw.landing_files").fetchall() == [
+        ("part-000.jsonl", 1)
+    ]
     con.close()
+    monkeypatch.undo()
+    (result,) = land(wh, landing, [DAY])
+    assert result.load_id > 1 and result.accepted == 1
 
 
 def test_duplicates_are_kept_in_raw_whatever_the_landing_order(tmp_path):
@@ -339,7 +363,7 @@ def test_duplicates_are_kept_in_raw_whatever_the_landing_order(tmp_path):
     a, b = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
     results_a = land(a, landing, [DAY, later])
     land(b, landing, [later, DAY])
-    assert results_a[0].duplicates_in_partition == 1
+    assert [r.duplicates_within_day for r in results_a] == [1, 0]
 
     def rows(path):
         con = duckdb.connect(str(path), read_only=True)
@@ -356,68 +380,96 @@ def test_list_arrival_dates_ignores_non_date_folders(tmp_path):
     (tmp_path / "events" / "2022-03-01").mkdir(parents=True)
     (tmp_path / "events" / "not-a-date").mkdir()
     (tmp_path / "events" / "README.txt").write_text("x")
-    dates, ignored = list_arrival_dates(tmp_path)
-    assert dates == [dt.date(2022, 3, 1)]
-    assert ignored == ["README.txt", "not-a-date"]
+    folders = list_arrival_dates(tmp_path, load_rules(), today=dt.date(2022, 3, 1))
+    assert folders.dates == [dt.date(2022, 3, 1)]
+    assert folders.ignored == [
+        ("README.txt", "a file, not an arrival-date folder (YYYY-MM-DD)"),
+        ("not-a-date", "not an arrival-date folder (YYYY-MM-DD)"),
+    ]
 
 
 def test_events_checksum_tells_a_relanded_day_from_a_changed_one(tmp_path):
-    """raw.load_audit.events_checksum is what a run compares to skip the models
-    (orchestration/build_state.py): the same file re-landed, after other days or not, gives
-    the same checksum; any changed, added or removed row gives another. Rows carry their file
-    and line, so the same events moved to other lines or files also count as a change."""
+    """raw.load_audit.events_checksum tells a re-landed day from a changed one: the same file
+    re-landed, after other days or not, gives the same checksum and has_changed_rows false
+    (the build has nothing to redo); any changed, added or removed row gives another checksum
+    and has_changed_rows true. Rows carry their file and line, so the same events moved to
+    other lines or files also count as a change."""
     landing = tmp_path / "landing"
     lines = [event(f"e{i}", "message", f"2022-03-10T10:0{i}:00Z") for i in range(4)]
     lines.append(lines[0])  # a duplicate copy counts too
     write_landing(landing, {DAY: lines, DAY + dt.timedelta(days=1): lines[:2]})
     con = duckdb.connect()
 
-    def land_checksum(day_lines=None) -> str:
+    def land_checksum(day_lines=None) -> tuple[str, bool]:
         if day_lines is not None:
             write_landing(landing, {DAY: day_lines})  # rewrites the day's one file
-        land_partition(con, landing, DAY)
-        query = "select events_checksum from raw.load_audit where arrival_date = ?"
-        return con.execute(query, [DAY]).fetchone()[0]
+        result = land_partition(con, landing, DAY)
+        query = (
+            "select events_checksum, has_changed_rows from raw.load_audit where arrival_date = ?"
+        )
+        checksum, changed = con.execute(query, [DAY]).fetchone()
+        assert changed == result.has_changed_rows
+        return checksum, changed
 
-    first = land_checksum()
-    assert first.startswith("5:")
+    first, changed = land_checksum()
+    assert first.startswith("5:") and changed  # a first landing is a change
     land_partition(con, landing, DAY + dt.timedelta(days=1))
-    assert land_checksum() == first  # re-landed after another day: same rows
+    assert land_checksum() == (first, False)  # re-landed after another day: same rows
     seen = {first}
-    for changed in (
+    for rows in (
         [*lines[:4], {**lines[0], "channel": "whatsapp"}],  # one field of one copy
         lines[:4],  # a copy removed
         [*lines, event("e9", "message", "2022-03-10T11:00:00Z")],  # an event added
     ):
-        assert land_checksum(changed) not in seen
-        seen.add(land_checksum())
-    assert land_checksum(lines) == first  # the original file again
+        checksum, changed = land_checksum(rows)
+        assert checksum not in seen and changed
+        seen.add(checksum)
+        assert land_checksum() == (checksum, False)  # the same file again
+    assert land_checksum(lines) == (first, True)  # the original file again: a change back
     (landing / "events" / DAY.isoformat() / "part-000.jsonl").unlink()
-    assert land_checksum() == "0:0"
+    assert land_checksum() == ("0:0", True)
+    assert land_checksum() == ("0:0", False)  # still empty
 
 
-def test_events_replaced_counts_rows_a_relanding_removed_or_changed(tmp_path):
+def test_events_replaced_counts_rows_the_previous_landing_had_and_this_one_lacks(tmp_path):
     """raw.load_audit.events_replaced: rows of the date's previous landing that the new one
-    lacks (removed, or changed in any column, provenance included). It only grows until a full
-    rebuild clears it (orchestration/build_state.py), whatever is re-landed in between, so an
-    incremental build never runs over events that disappeared."""
+    lacks (removed, or changed in any column, provenance included). It is per landing, not
+    cumulative: raw.load_history keeps one row per landing under a load id that only grows,
+    and the build reads it to decide a rebuild (dbt_project/macros/build_record.sql)."""
     landing = tmp_path / "landing"
     lines = [event(f"e{i}", "message", f"2022-03-10T10:0{i}:00Z") for i in range(4)]
+    changed = [{**lines[0], "channel": "whatsapp"}, *lines[1:]]
     con = duckdb.connect()
 
     def land_replaced(day_lines) -> int:
         write_landing(landing, {DAY: day_lines})
-        land_partition(con, landing, DAY)
+        result = land_partition(con, landing, DAY)
         query = "select events_replaced from raw.load_audit where arrival_date = ?"
-        return con.execute(query, [DAY]).fetchone()[0]
+        assert con.execute(query, [DAY]).fetchone()[0] == result.events_replaced
+        return result.events_replaced
 
     assert land_replaced(lines) == 0  # first landing
     assert land_replaced(lines) == 0  # the same rows again
     assert land_replaced([*lines, event("e9", "message", "2022-03-10T11:00:00Z")]) == 0  # added
     assert land_replaced(lines) == 1  # e9 removed
-    assert land_replaced([{**lines[0], "channel": "whatsapp"}, *lines[1:]]) == 2  # e0 changed
-    assert land_replaced([{**lines[0], "channel": "whatsapp"}, *lines[1:]]) == 2  # sticky
+    assert land_replaced(changed) == 1  # e0 changed
+    assert land_replaced(changed) == 0  # the same again: not sticky
     (landing / "events" / DAY.isoformat() / "part-000.jsonl").unlink()
-    land_partition(con, landing, DAY)  # the folder emptied: all four rows gone
-    query = "select events_replaced, accepted from raw.load_audit where arrival_date = ?"
-    assert con.execute(query, [DAY]).fetchone() == (6, 0)
+    result = land_partition(con, landing, DAY)  # the folder emptied: all four rows gone
+    assert (result.events_replaced, result.accepted) == (4, 0)
+    history = con.execute(
+        "select load_id, events_replaced, has_changed_rows, accepted "
+        "from raw.load_history where arrival_date = ? order by load_id",
+        [DAY],
+    ).fetchall()
+    assert history == [
+        (1, 0, True, 4),
+        (2, 0, False, 4),
+        (3, 0, True, 5),
+        (4, 1, True, 4),
+        (5, 1, True, 4),
+        (6, 0, False, 4),
+        (7, 4, True, 0),
+    ]
+    audit = con.execute("select load_id, events_replaced from raw.load_audit").fetchall()
+    assert audit == [(7, 4)]  # the audit holds the current load only

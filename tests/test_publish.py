@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from assets import publish as publish_mod
-from tools import docs_gen
 from tests._serving import build_small_warehouse, run_full
+from tools import docs_gen
 
 
 @pytest.fixture(scope="module")

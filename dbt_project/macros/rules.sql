@@ -33,3 +33,15 @@
 {% macro duckdb__first_by(value, order_columns) -%}
     arg_min_null({{ value }}, {{ ordered_struct(order_columns) }})
 {%- endmacro %}
+
+{#- The sum of a double column computed exactly (in decimals of 18 places), so that it does not
+    depend on the order the rows were added: an incremental build equals a full refresh bit
+    for bit. -#}
+{% macro exact_sum(expression) -%}
+    sum(cast({{ expression }} as decimal(38, 18)))
+{%- endmacro %}
+
+{#- An API call failed: a status code of 400 or more, or none at all. -#}
+{% macro api_call_is_error(status_code) -%}
+    coalesce({{ status_code }} >= 400, true)
+{%- endmacro %}

@@ -18,7 +18,6 @@ events as (
         bot_id,
         customer_id,
         channel,
-        bot_name,
         conversation_id,
         is_user_activity,
         ticket_id
@@ -75,7 +74,6 @@ final as (
         bot_id,
         customer_id,
         channel,
-        bot_name,
         conversation_id,
         is_user_activity,
         ticket_id,

@@ -20,7 +20,7 @@
 with
 
 staged_events as not materialized (
-    {#- read twice (user events, first event attributes): scanned, not copied into a CTE -#}
+    {#- read twice (user events, the first event's channel): scanned, not copied into a CTE -#}
     select * from {{ ref('stg_botmeter__events') }}
 ),
 
@@ -122,12 +122,11 @@ session_events as (
 ),
 
 sessions as (
-    {#- The first user event's channel, bot name and version describe the session. #}
+    {#- The first user event's channel is the session's first channel (its bot's name and
+        version come from dim_bot_versions, as known when the session started). #}
     select
         session_events.*,
-        first_events.channel as first_channel,
-        first_events.bot_name,
-        first_events.bot_version
+        first_events.channel as first_channel
     from session_events
     inner join staged_events as first_events
         on session_events.first_user_event_id = first_events.event_id
@@ -150,8 +149,6 @@ final as (
         cast(sessions.session_start_at as date) as session_date,
         sessions.user_event_count,
         sessions.first_channel,
-        sessions.bot_name,
-        sessions.bot_version,
         sessions.first_user_event_id
     from sessions
 )

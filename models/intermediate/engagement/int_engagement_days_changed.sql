@@ -3,7 +3,8 @@
     earliest of:
     - the day of any event of the batch (events counted on their own day, impressions whose
       unique status changes: a load's status depends only on earlier loads, so nothing
-      before the key's first new load changes);
+      before the key's first new load changes), or for a conversation start the day one
+      impression window earlier (the impressions it can engage);
     - int_session_days_changed (every session recomputed this run starts on or after it,
       and events before it keep their session);
     - the first day of every conversation holding an event of the batch (conversations are
@@ -27,10 +28,20 @@ conversations as (
 ),
 
 event_days as (
+    -- a conversation start can engage a unique impression up to one impression window
+    -- before it (agg_engagement_daily)
     select
         account_id,
         bot_id,
-        min(event_date) as replace_from
+        min(
+            case
+                when event_type = 'conversation_started'
+                    then cast({{ dbt.dateadd(
+                        'hour', -var('unique_impression_hours'), 'occurred_at'
+                    ) }} as date)
+                else event_date
+            end
+        ) as replace_from
     from batch_events
     group by account_id, bot_id
 ),

@@ -19,7 +19,7 @@ with
 api_calls as (
     select
         *,
-        coalesce(status_code >= 400, true) as is_error
+        {{ api_call_is_error('status_code') }} as is_error
     from {{ ref('stg_botmeter__events') }}
     where event_type = 'api_call'
 ),

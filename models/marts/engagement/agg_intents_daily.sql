@@ -38,6 +38,15 @@ intent_events_in_sessions as (
     {{ events_in_session_windows('scoped_intent_events', 'scoped_sessions') }}
 ),
 
+classified as (
+    select
+        *,
+        coalesce(is_fallback, false)
+        or intent in ({{ engagement_string_literals(var('fallback_intents')) }}) as is_fallback_match,
+        confidence < {{ var('low_confidence_threshold') }} as is_low_confidence
+    from intent_events_in_sessions
+),
+
 final as (
     select
         event_date,
@@ -48,23 +57,18 @@ final as (
         count(*) as matches,
         count(distinct session_id) as sessions,
         count(distinct conversation_id) as conversations,
-        avg(confidence) as avg_confidence,
+        -- the exact sum in decimals, so the average does not depend on the order rows were
+        -- added (an incremental build and a full refresh agree bit for bit)
+        {{ exact_sum('confidence') }} as confidence_sum,
+        cast({{ exact_sum('confidence') }} as double) / count(confidence) as avg_confidence,
         {{ engagement_quantile('confidence', 0.5) }} as p50_confidence,
-        cast(
-            count(
-                case
-                    when
-                        coalesce(is_fallback, false)
-                        or intent in ({{ engagement_string_literals(var('fallback_intents')) }})
-                        then 1
-                end
-            ) as double
-        ) / count(*) as fallback_share,
-        cast(
-            count(case when confidence < {{ var('low_confidence_threshold') }} then 1 end)
-            as double
-        ) / count(*) as low_confidence_share
-    from intent_events_in_sessions
+        count(case when is_fallback_match then 1 end) as fallback_matches,
+        count(case when is_low_confidence then 1 end) as low_confidence_matches,
+        cast(count(case when is_fallback_match then 1 end) as double) / count(*)
+            as fallback_share,
+        cast(count(case when is_low_confidence then 1 end) as double) / count(*)
+            as low_confidence_share
+    from classified
     group by event_date, account_id, bot_id, bot_version, intent
 )
 

@@ -77,6 +77,7 @@ loads as (
         impressions.bot_id,
         impressions.customer_id,
         impressions.page_url,
+        impressions.channel,
         impressions.occurred_at as impression_at
     from impressions
     {% if is_incremental() %}
@@ -176,6 +177,7 @@ final as (
         bot_id,
         customer_id,
         page_url,
+        channel,
         impression_at,
         cast(impression_at as date) as impression_date
     from marked

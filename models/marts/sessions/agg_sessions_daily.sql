@@ -38,7 +38,7 @@ final as (
         scoped_sessions.bot_id,
         session_channels.channel,
         count(*) as sessions,
-        sum(scoped_sessions.ticket_count) as tickets,
+        cast(sum(scoped_sessions.ticket_count) as {{ dbt.type_bigint() }}) as tickets,
         count(case when scoped_sessions.has_ticket then 1 end) as sessions_with_ticket
     from scoped_sessions
     inner join session_channels on scoped_sessions.session_id = session_channels.session_id

@@ -31,7 +31,7 @@ final as (
         account_id,
         bot_id,
         count(*) as sessions,
-        sum(ticket_count) as tickets,
+        cast(sum(ticket_count) as {{ dbt.type_bigint() }}) as tickets,
         count(case when has_ticket then 1 end) as sessions_with_ticket
     from scoped_sessions
     group by session_date, account_id, bot_id

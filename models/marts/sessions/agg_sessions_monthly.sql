@@ -16,9 +16,9 @@ final as (
         account_id,
         bot_id,
         channel,
-        sum(sessions) as sessions,
-        sum(tickets) as tickets,
-        sum(sessions_with_ticket) as sessions_with_ticket
+        cast(sum(sessions) as {{ dbt.type_bigint() }}) as sessions,
+        cast(sum(tickets) as {{ dbt.type_bigint() }}) as tickets,
+        cast(sum(sessions_with_ticket) as {{ dbt.type_bigint() }}) as sessions_with_ticket
     from daily
     group by session_month, account_id, bot_id, channel
 )

@@ -14,9 +14,9 @@ final as (
         session_month,
         account_id,
         bot_id,
-        sum(sessions) as sessions,
-        sum(tickets) as tickets,
-        sum(sessions_with_ticket) as sessions_with_ticket
+        cast(sum(sessions) as {{ dbt.type_bigint() }}) as sessions,
+        cast(sum(tickets) as {{ dbt.type_bigint() }}) as tickets,
+        cast(sum(sessions_with_ticket) as {{ dbt.type_bigint() }}) as sessions_with_ticket
     from daily
     group by session_month, account_id, bot_id
 )

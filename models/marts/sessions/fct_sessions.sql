@@ -99,8 +99,6 @@ final as (
         scoped_sessions.session_id,
         scoped_sessions.account_id,
         scoped_sessions.bot_id,
-        scoped_sessions.bot_name,
-        scoped_sessions.bot_version,
         scoped_sessions.customer_id,
         scoped_sessions.session_start_at,
         scoped_sessions.session_end_at,

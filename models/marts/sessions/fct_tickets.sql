@@ -36,7 +36,6 @@ final as (
         event_date as ticket_created_date,
         account_id,
         bot_id,
-        bot_name,
         customer_id,
         channel,
         event_id as ticket_event_id,

@@ -1,12 +1,11 @@
-{{ config(materialized='view') }}
-
-{#- The Session Usage report's underlying data: one row per (session, conversation), with every
-    filter of the report. A session without any conversation appears once with nulls. -#}
+{#- The Session Usage report's session-conversation mapping (the underlying data of "Sessions
+    consumed"): one row per session and conversation it holds, with every filter of the
+    report. A session without any conversation appears once with nulls. -#}
 
 with
 
 sessions as (
-    select * from {{ ref('fct_sessions') }}
+    select * from {{ ref('rpt_sessions') }}
 ),
 
 bridge as (
