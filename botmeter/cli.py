@@ -214,7 +214,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
         text = render_html(data)
     else:
-        text = {"text": rpt.to_text, "json": rpt.to_json, "csv": rpt.to_csv}[args.format](data)
+        from botmeter.report import formats
+
+        text = {"text": formats.to_text, "json": formats.to_json, "csv": formats.to_csv}[
+            args.format
+        ](data)
     if out is not None:
         out.write_text(text, encoding="utf-8")
         print(f"wrote {args.format} report to {out}", file=sys.stderr)

@@ -71,14 +71,12 @@ def run_pipeline(
     `full_refresh`). Progress goes to `echo` as it happens; returns the closing lines.
     Raises RunError with a one-line cause."""
     echo = echo or (lambda line: print(line, file=sys.stderr, flush=True))
-    from assets.landing import LandingError
+    from assets.landing import LandingError, events_root
     from orchestration.resources import (
         WarehouseCorruptError,
         WarehouseLockedError,
         run_lock,
     )
-
-    from assets.landing import events_root
 
     try:  # before anything is written: a bad configuration must not touch data
         settings.validate_configuration()

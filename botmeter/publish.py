@@ -83,8 +83,9 @@ def last_build(con: duckdb.DuckDBPyConnection) -> tuple[str, str, bool] | None:
     ).fetchone()
 
 
-def publishable_build(con: duckdb.DuckDBPyConnection) -> str:
-    """The invocation id of the build whose marts may be published, or PublishError."""
+def publishable_build(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
+    """The invocation id and rule vars of the build whose marts may be published, or
+    PublishError."""
     build = last_build(con)
     if build is None:
         raise PublishError("refusing to publish: no dbt build has run on this warehouse yet")
@@ -99,7 +100,10 @@ def publishable_build(con: duckdb.DuckDBPyConnection) -> str:
             f"refusing to publish: the last dbt build ({build_id}) built only some models; "
             "build the whole project first"
         )
-    return build_id
+    rule_vars = con.execute(
+        "select rule_vars from audit.dbt_builds where invocation_id = ?", [build_id]
+    ).fetchone()[0]
+    return build_id, rule_vars
 
 
 def relations(con: duckdb.DuckDBPyConnection, catalog: str) -> list[tuple[str, str]]:
@@ -132,7 +136,7 @@ def publish(warehouse: Path, published: Path | None = None) -> PublishResult:
     tables: dict[str, int] = {}
     try:
         con.execute(f"attach {_sql_str(warehouse)} as src (read_only)")
-        build_id = publishable_build(con.cursor().execute("use src"))
+        build_id, rule_vars = publishable_build(con.cursor().execute("use src"))
         found = relations(con, "src")
         if not any(schema == "marts" for schema, _ in found):
             raise PublishError(f"no tables in schema marts of {warehouse}: nothing to publish")
@@ -148,9 +152,16 @@ def publish(warehouse: Path, published: Path | None = None) -> PublishResult:
                 bar.advance(rows=rows, label=name)
         con.execute(
             f"""create table dst.{META_TABLE} as select
-                  cast(? as timestamp) as published_at, ? as build_id,
+                  cast(? as timestamp) as published_at, ? as build_id, ? as rule_vars,
                   ? as source_warehouse, ? as storage_version, ? as table_rows""",
-            [published_at, build_id, str(warehouse), STORAGE_VERSION, json.dumps(tables)],
+            [
+                published_at,
+                build_id,
+                rule_vars,
+                str(warehouse),
+                STORAGE_VERSION,
+                json.dumps(tables),
+            ],
         )
         con.execute("detach dst")  # checkpoints and closes the new file
         con.execute("detach src")
@@ -174,6 +185,7 @@ class PublishedStamp:
     build_id: str
     published_at: dt.datetime
     table_rows: dict[str, int]
+    rule_vars: dict
 
 
 def read_stamp(published: Path) -> PublishedStamp | None:
@@ -186,8 +198,8 @@ def read_stamp(published: Path) -> PublishedStamp | None:
     except duckdb.Error:
         return None
     try:
-        build_id, published_at, table_rows = con.execute(
-            f"select build_id, published_at, table_rows from {META_TABLE}"
+        build_id, published_at, table_rows, rule_vars = con.execute(
+            f"select build_id, published_at, table_rows, rule_vars from {META_TABLE}"
         ).fetchone()
         expected = json.loads(table_rows)
         for qualified, rows in expected.items():
@@ -195,7 +207,7 @@ def read_stamp(published: Path) -> PublishedStamp | None:
             actual = con.execute(f"select count(*) from {schema}.{_ident(name)}").fetchone()[0]
             if actual != rows:
                 return None
-        return PublishedStamp(build_id, published_at, expected)
+        return PublishedStamp(build_id, published_at, expected, json.loads(rule_vars))
     except (duckdb.Error, TypeError, ValueError):
         return None
     finally:

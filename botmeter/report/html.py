@@ -12,7 +12,8 @@ import math
 import re
 from pathlib import Path
 
-from botmeter.report import CHANNEL_NOTE, KPI_LABELS, kpi_text
+from botmeter.report import CHANNEL_NOTE
+from botmeter.report.formats import KPI_LABELS, kpi_text, kpi_value_text, pct
 
 PALETTE = [
     "#4f46e5",
@@ -175,10 +176,6 @@ def vbar_chart(
     return "".join(parts)
 
 
-def _pct(v) -> str:
-    return "–" if v is None else f"{v * 100:.1f}%"
-
-
 CSS = """
 :root{--bg:#f5f6fa;--card:#fff;--ink:#1e2235;--muted:#6b7188;--line:#e6e8f0;--accent:#4f46e5}
 *{box-sizing:border-box}body{margin:0;background:var(--bg);color:var(--ink);
@@ -224,12 +221,33 @@ def _card(title: str, hint: str, body: str, cls: str = "card") -> str:
     return f'<section class="{cls}"><h2>{_e(title)}</h2><div class="hint">{_e(hint)}</div>{body}</section>'
 
 
+def _marked(label: str, row: dict) -> str:
+    """A day or month label, with * when it is still filling or partly in the range."""
+    return label + ("*" if row.get("is_filling") or row.get("is_partial") else "")
+
+
+def _table_html(headers: list[str], rows: list[list], numeric: set[int]) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="n">{_e(c)}</td>' if i in numeric else f"<td>{_e(c)}</td>"
+            for i, c in enumerate(row)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
 def render_html(report: dict, build_id: str | None = None) -> str:
     """The dashboard page; `build_id` (the published build) is stamped in a meta tag."""
     k = report["kpis"]
     f = report["filters"]
-    chips = [f"{f['from']} → {f['to']}"] + [
-        f"{name}: {', '.join(v)}" for name, v in f.items() if name not in ("from", "to") and v
+    chips = [report["scope"], f"{f['from']} → {f['to']}"] + [
+        f"{name.replace('_', ' ')}: {', '.join(v)}"
+        for name, v in f.items()
+        if name not in ("from", "to") and v
     ]
     kpi_html = []
     for name in KPI_LABELS:
@@ -241,21 +259,30 @@ def render_html(report: dict, build_id: str | None = None) -> str:
                 f'<div class="v">{_e(kpi_text(name, k[name]))}</div></div>'
             )
 
-    daily = [(d["date"], d["sessions"]) for d in report["daily"]]
-    tickets = [(d["date"], d["tickets"]) for d in report["daily"]]
+    daily = [(_marked(d["date"], d), d["sessions"]) for d in report["daily"]]
+    tickets = [(_marked(d["date"], d), d["tickets"]) for d in report["daily"]]
     bots = [(b["bot_name"], b["sessions"], b["bot_id"]) for b in report["by_bot"]]
+    versions = [
+        (f"{v['bot_name']} {v['bot_version'] or '(no version)'}", v["sessions"], v["bot_id"])
+        for v in report["by_version"]
+    ]
     channels = [(c["channel"], c["sessions"], "") for c in report["by_channel"]]
-    months = [(m["month"], m["sessions"]) for m in report["monthly"]]
+    months = [(_marked(m["month"], m), m["sessions"]) for m in report["monthly"]]
 
     sections = [
         _card(
             "Session consumption trend",
-            "Sessions consumed per day (UTC)",
+            "Sessions consumed per day (UTC); * marks a day still filling",
             line_chart(daily, "sessions"),
             "card wide",
         ),
         '<div class="grid2">',
         _card("Sessions by bot", "Each session counted once", hbar_chart(bots, "sessions by bot")),
+        _card(
+            "Sessions by bot version",
+            "The version the bot ran when the session started",
+            hbar_chart(versions, "sessions by bot version"),
+        ),
         _card(
             "Sessions by channel",
             "A session counts in every channel it touched",
@@ -264,7 +291,7 @@ def render_html(report: dict, build_id: str | None = None) -> str:
         ),
         _card(
             "Monthly session consumption",
-            "Sessions per month within the selected range",
+            "Sessions per month; * marks a month still filling or partly in the range",
             vbar_chart(months, "sessions by month"),
         ),
         _card(
@@ -275,40 +302,58 @@ def render_html(report: dict, build_id: str | None = None) -> str:
         "</div>",
     ]
     extra = []
-    if report.get("top_intents"):
+    if report["intents"]:
         extra.append(
             _card(
                 "Top intents",
-                "Matches in the range",
-                hbar_chart(
-                    [(i["intent"], i["matches"], "") for i in report["top_intents"]], "top intents"
-                ),
-            )
-        )
-    if report.get("slowest_apis"):
-        extra.append(
-            _card(
-                "Slowest APIs",
-                "p95 latency (ms), call-weighted over days",
-                hbar_chart(
-                    [(a["api_name"], a["p95_latency_ms"], "") for a in report["slowest_apis"]],
-                    "slowest apis",
-                    fmt=lambda v: f"{v:,.0f} ms",
-                ),
-            )
-        )
-    if report.get("failing_apis"):
-        extra.append(
-            _card(
-                "Most failing APIs",
-                "Share of calls with status ≥ 400 or missing",
-                hbar_chart(
+                f"{pct(k['fallback_share'])} of all matches fell back",
+                _table_html(
+                    ["Intent", "Matches", "Low confidence", "Avg confidence"],
                     [
-                        (a["api_name"], a["error_rate"] or 0, f"{a['error_calls']} errors")
-                        for a in report["failing_apis"]
+                        [
+                            i["intent"],
+                            f"{i['matches']:,}",
+                            pct(i["low_confidence_share"]),
+                            f"{i['avg_confidence']:.3f}",
+                        ]
+                        for i in report["intents"]
                     ],
-                    "failing apis",
-                    fmt=_pct,
+                    {1, 2, 3},
+                ),
+            )
+        )
+    if report["apis"]:
+        extra.append(
+            _card(
+                "API calls",
+                "Calls, share failed (status 400 or more, or none) and 95th percentile latency",
+                _table_html(
+                    ["API", "Calls", "Error rate", "p95 ms"],
+                    [
+                        [
+                            a["api_name"],
+                            f"{a['calls']:,}",
+                            pct(a["error_rate"]),
+                            "–" if a["latency_p95"] is None else f"{a['latency_p95']:,.0f}",
+                        ]
+                        for a in report["apis"]
+                    ],
+                    {1, 2, 3},
+                ),
+            )
+        )
+    if report["kpi_values"]:
+        extra.append(
+            _card(
+                "KPIs",
+                "As defined in the KPI configuration, over the whole range",
+                _table_html(
+                    ["KPI", "Value", "What it measures"],
+                    [
+                        [r["kpi_name"], kpi_value_text(r), r["kpi_description"]]
+                        for r in report["kpi_values"]
+                    ],
+                    {1},
                 ),
             )
         )
@@ -316,21 +361,23 @@ def render_html(report: dict, build_id: str | None = None) -> str:
         sections += ['<div class="grid2">', *extra, "</div>"]
 
     notes = "".join(f"<div>{_e(n)}</div>" for n in report["notes"] if n != CHANNEL_NOTE)
-    data = json.dumps({"kpis": k, "filters": f}, default=str).replace("</", "<\\/")
+    data = json.dumps({"kpis": k, "filters": f, "scope": report["scope"]}, default=str).replace(
+        "</", "<\\/"
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="botmeter-build" content="{_e(build_id or "")}">
-<title>{_e(report["title"])} · {_e(f["from"])} – {_e(f["to"])}</title>
+<title>{_e(report["title"])} · {_e(report["scope"])} · {_e(f["from"])} – {_e(f["to"])}</title>
 <style>{CSS}</style></head>
 <body>
-<header><h1>{_e(report["title"])}</h1>
-<div class="sub">Bot sessions consumed, by day, bot, channel and month · data available {_e(report["data_range"]["from"])} – {_e(report["data_range"]["to"])}</div>
+<header><h1>{_e(report["title"])} · {_e(report["scope"])}</h1>
+<div class="sub">Bot sessions consumed, by day, bot, version, channel and month · data from {_e(report["data_range"]["from"])} to {_e(report["data_range"]["to"])} (UTC)</div>
 <div class="chips">{"".join(f'<span class="chip">{_e(c)}</span>' for c in chips)}</div></header>
 <main>
 <div class="kpis">{"".join(kpi_html)}</div>
 {"".join(sections)}
-<footer>{notes}Generated {_e(report["generated_at"])} from {_e(report["source"])} · botmeter</footer>
+<footer>{notes}<div>Generated {_e(report["generated_at"])} by botmeter. A session is a period of user activity with a bot; it ends after {report["rules"]["session_timeout_minutes"]} minutes without a user message.</div></footer>
 </main>
 <div id="tip"></div>
 <script type="application/json" id="report-data">{data}</script>
