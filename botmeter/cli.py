@@ -227,6 +227,21 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The usage app, on the published (read-only) warehouse."""
+    from botmeter.app import serve
+
+    warehouse = settings.warehouse_path(args.warehouse)
+    return serve(
+        published=settings.published_path(warehouse=warehouse),
+        host=args.host,
+        port=args.port,
+        account=args.account,
+        tokens_file=Path(args.tokens) if args.tokens else None,
+        allow_edit=args.allow_edit,
+    )
+
+
 def _add_paths(parser: argparse.ArgumentParser, landing: bool = True) -> None:
     parser.add_argument(
         "--warehouse",
@@ -290,6 +305,22 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--format", choices=["text", "json", "csv", "html"], default="text")
     rep.add_argument("--out", help="write to this file instead of stdout")
     rep.set_defaults(func=cmd_report)
+
+    serve = sub.add_parser(
+        "serve", help="the usage app in your browser, on the published read-only warehouse"
+    )
+    _add_paths(serve, landing=False)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8050)
+    serve.add_argument("--account", help="show this account only (an account admin's app)")
+    serve.add_argument(
+        "--tokens",
+        help="YAML file of access tokens, token: account (each reader sees their account only)",
+    )
+    serve.add_argument(
+        "--allow-edit", action="store_true", help="let readers edit the KPI configuration"
+    )
+    serve.set_defaults(func=cmd_serve)
 
     ui = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on this warehouse")
     _add_paths(ui)
