@@ -83,8 +83,8 @@ def raw_events(
         if config.full_refresh:
             for day in remove_dates(con, dates, rules, checks):
                 context.log.info(f"emptied {day}: no arrival folder in this full refresh")
-        docs = warehouse.resolved_warehouse().parent / "gx_docs"
-        outcomes = RawBatchValidator(rules, checks, docs).validate(con, sorted(dates))
+        project = warehouse.resolved_warehouse().parent / "gx"
+        outcomes = RawBatchValidator(rules, checks, project).validate(con, sorted(dates))
         failing = {d for o in outcomes if o.blocking and not o.passed for d in o.failing_dates}
         con.execute(
             "update raw.load_audit "

@@ -137,7 +137,6 @@ def forget_build(warehouse: str) -> dict:
     """Make the next run build its models even if its day is re-landed unchanged (a run
     that brings no new raw rows skips them: orchestration/build_state.py)."""
     import duckdb
-
     from orchestration.build_state import forget_last_build
 
     con = duckdb.connect(warehouse)

@@ -95,12 +95,14 @@ def _child_env(warehouse: Path) -> dict[str, str]:
     """The environment of a program botmeter starts: the warehouse and its Dagster instance,
     and this interpreter's bin folder (dbt, dagster) first on PATH, so it works without an
     activated virtual environment."""
-    from botmeter.pipeline import use_dagster_home
+    from botmeter.pipeline import PLANNED_EVENTS_ENV, prepare_dagster_home
 
-    use_dagster_home(warehouse)
+    home = prepare_dagster_home(warehouse)
     bin_dir = str(Path(sys.executable).parent)
     return {
+        PLANNED_EVENTS_ENV: "true",
         **os.environ,
+        settings.DAGSTER_HOME_ENV: str(home),
         settings.WAREHOUSE_ENV: str(warehouse),
         "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")]),
     }

@@ -30,16 +30,34 @@ class RunError(Exception):
     """A failure explained in one line."""
 
 
-def use_dagster_home(warehouse: Path) -> Path:
-    """Point Dagster at the warehouse's own instance (created with telemetry off)."""
+def prepare_dagster_home(warehouse: Path) -> Path:
+    """The warehouse's Dagster instance folder, created with telemetry off."""
     home = settings.dagster_home(warehouse)
-    os.environ[settings.DAGSTER_HOME_ENV] = str(home)
-    os.environ.setdefault(PLANNED_EVENTS_ENV, "true")
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():  # default local storage; no telemetry (no network at run time)
         config.write_text("telemetry:\n  enabled: false\n")
     return home
+
+
+@contextlib.contextmanager
+def dagster_instance(warehouse: Path):
+    """The warehouse's Dagster instance (Dagster finds it through DAGSTER_HOME, set for the
+    duration of the block only, so one process can run several warehouses)."""
+    import dagster as dg
+
+    home = prepare_dagster_home(warehouse)
+    previous = os.environ.get(settings.DAGSTER_HOME_ENV)
+    os.environ[settings.DAGSTER_HOME_ENV] = str(home)
+    os.environ.setdefault(PLANNED_EVENTS_ENV, "true")
+    try:
+        with dg.DagsterInstance.get() as instance:
+            yield instance
+    finally:
+        if previous is None:
+            os.environ.pop(settings.DAGSTER_HOME_ENV, None)
+        else:
+            os.environ[settings.DAGSTER_HOME_ENV] = previous
 
 
 def _definitions(warehouse: Path):
@@ -95,9 +113,6 @@ def run_pipeline(
 
 
 def _run_pending(landing, warehouse, start, end, full_refresh, echo) -> list[str]:
-    import dagster as dg
-
-    use_dagster_home(warehouse)
     defs = _definitions(warehouse)
     from orchestration.dbt import botmeter_dbt_models
     from orchestration.jobs import next_run_request
@@ -107,7 +122,7 @@ def _run_pending(landing, warehouse, start, end, full_refresh, echo) -> list[str
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.write_text("")
     done: list[str] = []
-    with dg.DagsterInstance.get() as instance:
+    with dagster_instance(warehouse) as instance:
         first = True
         for _ in range(MAX_RUNS):
             changed = changed_dbt_models(instance, botmeter_dbt_models)
@@ -175,11 +190,30 @@ def _check_summary(result) -> str:
 
 
 def _first_failure(result) -> str:
+    """The run's failure in one line: the blocking checks that failed, else the first failed
+    step's innermost cause (for dbt, the first error dbt logged)."""
+    import dagster as dg
+
+    blocking = sorted(
+        {
+            e.check_name
+            for e in result.get_asset_check_evaluations()
+            if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+        }
+    )
+    if blocking:
+        return f"{len(blocking)} blocking check(s) failed, nothing was published: " + ", ".join(
+            blocking[:5]
+        )
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data:
             err = event.step_failure_data.error
             while err is not None and err.cause is not None:
                 err = err.cause
-            lines = (err.message if err else "").strip().splitlines()
+            text = (err.message if err else "").strip()
+            marker = "Errors parsed from dbt logs:"
+            if marker in text:
+                text = text.split(marker, 1)[1].strip()
+            lines = [line.strip() for line in text.splitlines() if line.strip()]
             return f"step {event.step_key} failed: {lines[0] if lines else 'unknown error'}"
     return "run failed (see the log file)"

@@ -372,7 +372,7 @@ class CheckSettings(_Model):
     def _mapping(cls, value: Any) -> Any:
         if value is None:
             return {}
-        if not isinstance(value, dict):
+        if not isinstance(value, (dict, VolumeSettings)):
             raise _error("volume must be a mapping")
         return value
 

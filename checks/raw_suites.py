@@ -13,7 +13,8 @@ their audit rows), each with a Data Docs page for every validation:
 
 The rows are validated as one narrow pandas frame per run (GX's SQL datasource does not
 work with DuckDB here), the columns the expectations read, repetitive strings as
-categoricals. Uniqueness, not-null keys, the data start and every reconciliation are dbt
+categoricals. The suites, the results and the Data Docs site live in the warehouse's own
+great-expectations project, `<warehouse dir>/gx/` (Data Docs: `gx/gx_docs/index.html`). Uniqueness, not-null keys, the data start and every reconciliation are dbt
 tests: no rule is checked both here and there.
 """
 
@@ -51,6 +52,7 @@ SUITE_DESCRIPTIONS = {
         "high_ratio times the median of the trailing days (config/checks.yml)."
     ),
 }
+DOCS_SITE = "botmeter"
 # The raw contract's column types, as pandas sees them in the validated frame.
 CONTRACT_TYPES = {"confidence": "float64", "latency_ms": "float64", "hours_after_window": "float64"}
 
@@ -77,7 +79,7 @@ def _gx():
 
 def _frame(con: duckdb.DuckDBPyConnection, dates: list[dt.date]) -> pd.DataFrame:
     """The columns the contract and channel suites read, for the landed dates."""
-    table = con.execute(
+    table = con.sql(
         """
         select
             arrival_date,
@@ -91,7 +93,7 @@ def _frame(con: duckdb.DuckDBPyConnection, dates: list[dt.date]) -> pd.DataFrame
         from raw.events
         where list_contains(?::date[], arrival_date)
         """,
-        [dates],
+        params=[dates],
     ).to_arrow_table()
     for i, column in enumerate(table.columns):
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
@@ -161,63 +163,97 @@ def _expectations(suite: str, rules: Rules, settings: CheckSettings) -> list:
 
 
 class RawBatchValidator:
-    """Validates the days of one landing run; one ephemeral GX context per run."""
+    """Validates the days of one landing run in the warehouse's great-expectations project
+    (`<warehouse dir>/gx/`, a file context: the suites and every validation result are kept,
+    so the Data Docs site lists the validations of past runs too, the newest
+    `DOCS_HISTORY` of them)."""
 
-    def __init__(self, rules: Rules, settings: CheckSettings, docs_dir: Path):
-        self.rules, self.settings, self.docs_dir = rules, settings, docs_dir
+    DOCS_HISTORY = 200
+
+    def __init__(self, rules: Rules, settings: CheckSettings, project_dir: Path):
+        self.rules, self.settings = rules, settings
         gx = _gx()
-        self.context = gx.get_context(mode="ephemeral")
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
+        self.context = gx.get_context(mode="file", project_root_dir=str(project_dir))
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        self.context.add_data_docs_site(
-            site_name="botmeter",
-            site_config={
-                "class_name": "SiteBuilder",
-                "store_backend": {
-                    "class_name": "TupleFilesystemStoreBackend",
-                    "base_directory": str(docs_dir),
+        self.docs_dir = project_dir / "gx_docs"
+        if DOCS_SITE not in (self.context.variables.data_docs_sites or {}):
+            self.context.add_data_docs_site(
+                site_name=DOCS_SITE,
+                site_config={
+                    "class_name": "SiteBuilder",
+                    "store_backend": {
+                        "class_name": "TupleFilesystemStoreBackend",
+                        "base_directory": str(self.docs_dir),
+                    },
+                    "site_index_builder": {
+                        "class_name": "DefaultSiteIndexBuilder",
+                        "validation_results_limit": self.DOCS_HISTORY,
+                    },
                 },
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            },
-        )
-        self.source = self.context.data_sources.add_pandas("landed")
+            )
+        self.source = self.context.data_sources.add_or_update_pandas("landed_raw_events")
 
     def validate(self, con: duckdb.DuckDBPyConnection, dates: list[dt.date]) -> list[SuiteOutcome]:
         frames = {CONTRACT: _frame(con, dates), VOLUME: _volumes(con, dates, self.settings)}
         frames[CHANNELS] = frames[CONTRACT]
-        outcomes = [self._run(name, frames[name], dates) for name in (CONTRACT, CHANNELS, VOLUME)]
-        self.context.build_data_docs(site_names=["botmeter"])
+        label = f"{dates[0]}..{dates[-1]}" if len(dates) > 1 else str(dates[0])
+        runs = [self._run(name, frames[name], label) for name in (CONTRACT, CHANNELS, VOLUME)]
+        keys = [key for _, key in runs if key is not None]
+        if keys:
+            self.context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=keys)
         index = self.docs_dir / "index.html"
-        for outcome in outcomes:
+        outcomes = []
+        for outcome, _ in runs:
             outcome.data_docs = str(index)
+            if not outcome.passed and not outcome.failing_dates:
+                outcome.failing_dates = list(dates)
+            outcomes.append(outcome)
         return outcomes
 
-    def _run(self, name: str, frame: pd.DataFrame, dates: list[dt.date]) -> SuiteOutcome:
+    def _run(self, name: str, frame: pd.DataFrame, label: str):
         gx = _gx()
-        label = f"{dates[0]}..{dates[-1]}" if len(dates) > 1 else str(dates[0])
         if frame.empty:
             return SuiteOutcome(
                 name, True, name in BLOCKING_SUITES, f"nothing to validate ({label})"
-            )
-        asset = self.source.add_dataframe_asset(f"{name}_{label}")
-        batch = asset.add_batch_definition_whole_dataframe("landed days")
-        suite = self.context.suites.add(
+            ), None
+        try:
+            asset = self.source.get_asset(name)
+        except LookupError:
+            asset = self.source.add_dataframe_asset(name)
+        try:
+            batch = asset.get_batch_definition("landed days")
+        except KeyError:
+            batch = asset.add_batch_definition_whole_dataframe("landed days")
+        suite = self.context.suites.add_or_update(
             gx.ExpectationSuite(
-                name=f"{name} {label}", expectations=_expectations(name, self.rules, self.settings)
+                name=name, expectations=_expectations(name, self.rules, self.settings)
             )
         )
-        definition = self.context.validation_definitions.add(
-            gx.ValidationDefinition(name=f"{name} {label}", data=batch, suite=suite)
+        definition = self.context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=name, data=batch, suite=suite)
         )
-        result = definition.run(
+        checkpoint = self.context.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=name,
+                validation_definitions=[definition],
+                actions=[],
+                result_format={
+                    "result_format": "SUMMARY",
+                    "unexpected_index_column_names": ["arrival_date"],
+                    "partial_unexpected_count": self.settings.sample_rows,
+                },
+            )
+        )
+        run = checkpoint.run(
             batch_parameters={"dataframe": frame},
-            result_format={
-                "result_format": "SUMMARY",
-                "unexpected_index_column_names": ["arrival_date"],
-                "partial_unexpected_count": self.settings.sample_rows,
-            },
+            run_id=gx.RunIdentifier(run_name=f"{name} {label}"),
         )
+        key, result = next(iter(run.run_results.items()))
+        return self._outcome(name, frame, label, result), key
+
+    def _outcome(self, name: str, frame: pd.DataFrame, label: str, result) -> SuiteOutcome:
         failed_count, failing_dates, sample, broken = 0, set(), [], []
         for item in result.results:
             if item.success:
@@ -246,8 +282,6 @@ class RawBatchValidator:
                 f"{len(broken)} of {len(result.results)} expectations failed on {len(frame)} "
                 f"rows ({label}): {', '.join(broken)}"
             )
-        if not result.success and not failing_dates:
-            failing_dates = set(dates)
         return SuiteOutcome(
             name,
             bool(result.success),

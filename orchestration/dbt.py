@@ -144,11 +144,7 @@ class BotmeterDbtTranslator(DagsterDbtTranslator):
         return super().get_owners(dbt_resource_props) or OWNERS
 
 
-TRANSLATOR = BotmeterDbtTranslator(
-    settings=DagsterDbtTranslatorSettings(
-        enable_asset_checks=True, enable_source_tests_as_checks=True
-    )
-)
+TRANSLATOR = BotmeterDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
 class DbtBuildConfig(dg.Config):

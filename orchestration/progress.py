@@ -36,7 +36,8 @@ class _ProgressHandler(logging.Handler):
         event = meta.get("dagster_event")
         line = None
         if event is None:
-            if record.levelno >= logging.INFO:
+            # what the steps log (errors come as failure events, with their cause)
+            if logging.INFO <= record.levelno < logging.ERROR:
                 line = meta.get("orig_message") or record.getMessage()
         elif event.event_type_value in _FAILURES and event.step_key:
             line = f"step {event.step_key} failed: {_cause(event)}"

@@ -1,7 +1,7 @@
 """dbt unit tests (the `unit_tests:` in models/**/_*__models.yml) run here, in CI.
 
-Production builds exclude them (`--exclude-resource-type unit_test`, see
-orchestration/dbt_assets.py): they test the SQL, which only changes with the code.
+Production builds leave them out (the daily_build selector of selectors.yml): they test the
+SQL, which only changes with the code.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 
 import duckdb
-from botmeter.kpis import load_kpi_definitions
 
+from assets.kpi_definitions import load_kpi_definitions
 from assets.raw_schema import ensure_raw_schema
 from botmeter.settings import kpi_config_path
 from tests.pipeline_helpers import dbt

@@ -7,12 +7,13 @@ import copy
 import duckdb
 import pytest
 import yaml
-from botmeter.kpis import (
+
+from assets.kpi_definitions import load_kpi_definitions
+from botmeter.cli import main
+from botmeter.settings import (
     DEFAULT_KPI_CONFIG,
     KpiConfigError,
     load_kpi_config,
-    load_kpi_definitions,
-    main,
     validate_kpi_config,
 )
 
@@ -270,10 +271,13 @@ def test_a_bad_file_leaves_the_loaded_configuration_untouched(tmp_path):
     assert con.execute("select count(*) from config.kpi_definitions").fetchone()[0] == 2
 
 
-def test_cli_validates_a_file(tmp_path, capsys):
-    assert main([str(DEFAULT_KPI_CONFIG)]) == 0
+def test_cli_validates_the_configuration(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("BOTMETER_KPI_CONFIG", str(DEFAULT_KPI_CONFIG))
+    assert main(["check-config"]) == 0
     assert "containment_rate" in capsys.readouterr().out
     bad = tmp_path / "bad.yml"
     bad.write_text(yaml.safe_dump(config_with("kpis.0.grain", "hour")), encoding="utf-8")
-    assert main([str(bad)]) == 1
-    assert "'grain'" in capsys.readouterr().err
+    monkeypatch.setenv("BOTMETER_KPI_CONFIG", str(bad))
+    assert main(["check-config"]) == 1
+    err = capsys.readouterr().err
+    assert "'grain'" in err and len(err.strip().splitlines()) == 1

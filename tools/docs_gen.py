@@ -1,10 +1,10 @@
-"""Generate the marts section of docs/bi-tools.md from the dbt docs artifacts.
+"""Generate the tables section of docs/bi-tools.md from the dbt manifest.
 
-Descriptions come from target/manifest.json (a model's description, else the leading
-`{#- ... -#}` comment of its SQL); grain from `meta.grain` (else a built-in note); columns and
-types from target/catalog.json (`botmeter docs` writes it), else from a published warehouse.
+Every published model (schemas marts and reporting) has an enforced contract, so its columns,
+their types and descriptions are all in target/manifest.json; the grain comes from
+`meta.grain`, else a built-in note.
 
-    .venv/bin/python -m tools.docs_gen [--published FILE] [--check]
+    .venv/bin/python -m tools.docs_gen [--check]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from botmeter import settings
 DOC = settings.PROJECT_ROOT / "docs" / "bi-tools.md"
 BEGIN = "<!-- BEGIN GENERATED: marts (python -m tools.docs_gen) -->"
 END = "<!-- END GENERATED: marts -->"
+PUBLISHED_SCHEMAS = ("marts", "reporting")
 
 GRAIN = {
     "fct_sessions": "one row per session (account, bot, customer, session start)",
@@ -33,16 +34,33 @@ GRAIN = {
     "agg_sessions_monthly_total": "one row per month × account × bot",
     "rpt_session_usage": "one row per session × conversation (report's underlying data)",
     "rpt_session_explain": "one row per user event, with the reason a session started",
+    "rpt_sessions": "one row per session, with the bot name and version at its start",
+    "rpt_session_channels": "one row per session × channel it touched",
+    "rpt_engagement_daily": "one row per day × account × bot × channel",
+    "rpt_usage_daily": "one row per day × account × bot",
+    "rpt_intents_daily": "one row per day × account × bot × bot version × intent",
+    "rpt_api_calls": "one row per API call",
+    "rpt_kpis_daily": "one row per KPI × day × account × bot × channel",
+    "dim_bots": "one row per bot",
+    "dim_bot_versions": "one row per bot × period of a (name, version) pair",
+    "fct_impressions": "one row per impression (page load with the messenger)",
+    "agg_impressions_daily": "one row per day × account × bot × page",
+    "agg_engagement_daily": "one row per day × account × bot × channel",
+    "agg_intents_daily": "one row per day × account × bot × bot version × intent",
+    "agg_api_calls_daily": "one row per day × account × bot × API",
+    "agg_usage_daily": "one row per day × account × bot",
+    "agg_kpis_daily": "one row per KPI × day × account × bot × channel",
+    "agg_kpis_monthly": "one row per KPI × month × account × bot × channel",
 }
 
 
-def _mart_nodes(manifest: dict) -> list[dict]:
+def _published_nodes(manifest: dict) -> list[dict]:
     nodes = [
         n
         for n in manifest["nodes"].values()
-        if n.get("resource_type") == "model" and n.get("schema", "").endswith("marts")
+        if n.get("resource_type") == "model" and n.get("schema") in PUBLISHED_SCHEMAS
     ]
-    return sorted(nodes, key=lambda n: n["name"])
+    return sorted(nodes, key=lambda n: (PUBLISHED_SCHEMAS.index(n["schema"]), n["name"]))
 
 
 def _description(node: dict) -> str:
@@ -52,59 +70,25 @@ def _description(node: dict) -> str:
     return " ".join(m.group(1).split()) if m else ""
 
 
-def _columns_from_catalog(catalog: dict, name: str) -> list[tuple[str, str]]:
-    for node in catalog.get("nodes", {}).values():
-        if node.get("metadata", {}).get("name") == name:
-            cols = sorted(node["columns"].values(), key=lambda c: c["index"])
-            return [(c["name"], c["type"]) for c in cols]
-    return []
-
-
-def _columns_from_duckdb(path: Path) -> dict[str, list[tuple[str, str]]]:
-    import duckdb
-
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        rows = con.execute(
-            "select table_name, column_name, data_type from information_schema.columns "
-            "where table_schema = 'marts' order by table_name, ordinal_position"
-        ).fetchall()
-    finally:
-        con.close()
-    out: dict[str, list[tuple[str, str]]] = {}
-    for table, col, dtype in rows:
-        out.setdefault(table, []).append((col, dtype))
-    return out
-
-
-def render(manifest: dict, catalog: dict | None = None, published: Path | None = None) -> str:
-    from_db = _columns_from_duckdb(published) if published else {}
+def render(manifest: dict) -> str:
     lines = [BEGIN, ""]
-    for node in _mart_nodes(manifest):
-        name = node["name"]
-        kind = node.get("config", {}).get("materialized", "table")
-        cols = (_columns_from_catalog(catalog, name) if catalog else []) or from_db.get(name, [])
-        doc_cols = node.get("columns") or {}
+    for node in _published_nodes(manifest):
+        name, schema = node["name"], node["schema"]
         grain = (
             (node.get("meta") or {}).get("grain")
             or (node.get("config", {}).get("meta") or {}).get("grain")
             or GRAIN.get(name, "see description")
         )
-        lines.append(f"### `marts.{name}`")
-        lines.append("")
-        lines.append(
-            f"*Grain:* {grain}. *dbt materialization:* {kind}"
-            + (" (published as a table)." if kind == "view" else ".")
-        )
-        lines.append("")
+        lines += [f"### `{schema}.{name}`", "", f"*Grain:* {grain}.", ""]
         if _description(node):
             lines += [_description(node), ""]
-        if cols:
+        columns = list((node.get("columns") or {}).values())
+        if columns:
             lines.append("| column | type | description |")
             lines.append("|---|---|---|")
-            for col, dtype in cols:
-                desc = " ".join((doc_cols.get(col, {}).get("description") or "").split())
-                lines.append(f"| `{col}` | {dtype} | {desc.replace('|', '/')} |")
+            for col in columns:
+                desc = " ".join((col.get("description") or "").split()).replace("|", "/")
+                lines.append(f"| `{col['name']}` | {col.get('data_type') or ''} | {desc} |")
             lines.append("")
     lines.append(END)
     return "\n".join(lines)
@@ -118,21 +102,11 @@ def update(doc: Path, generated: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--published", help="published warehouse for column types (default: catalog.json)"
-    )
     parser.add_argument("--target", default=str(settings.PROJECT_ROOT / "target"))
     parser.add_argument("--check", action="store_true", help="exit 1 if the doc is out of date")
     args = parser.parse_args(argv)
-    target = Path(args.target)
-    manifest = json.loads((target / "manifest.json").read_text())
-    catalog_path = target / "catalog.json"
-    catalog = (
-        json.loads(catalog_path.read_text())
-        if catalog_path.exists() and not args.published
-        else None
-    )
-    new = update(DOC, render(manifest, catalog, Path(args.published) if args.published else None))
+    manifest = json.loads((Path(args.target) / "manifest.json").read_text())
+    new = update(DOC, render(manifest))
     if args.check:
         if new != DOC.read_text(encoding="utf-8"):
             print(f"{DOC} is out of date: run python -m tools.docs_gen", file=sys.stderr)

@@ -4,6 +4,7 @@
     the raw layer, shown on the staging model that reads it: dagster-dbt attaches a test to
     one model, and raw is a source.) -#}
 {{ config(meta={'dagster': {'ref': {'name': 'stg_botmeter__events'}}}) }}
+-- depends_on: {{ ref('stg_botmeter__events') }}
 with
 
 audit as (
