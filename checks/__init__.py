@@ -1,1 +1,2 @@
-"""Data-quality checks of landed raw batches (great-expectations); every other rule is a dbt test."""
+"""Data-quality checks of landed raw batches (great-expectations); every other rule is a
+dbt test."""

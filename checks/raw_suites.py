@@ -14,8 +14,9 @@ their audit rows), each with a Data Docs page for every validation:
 The rows are validated as one narrow pandas frame per run (GX's SQL datasource does not
 work with DuckDB here), the columns the expectations read, repetitive strings as
 categoricals. The suites, the results and the Data Docs site live in the warehouse's own
-great-expectations project, `<warehouse dir>/gx/` (Data Docs: `gx/gx_docs/index.html`). Uniqueness, not-null keys, the data start and every reconciliation are dbt
-tests: no rule is checked both here and there.
+great-expectations project, `<warehouse dir>/gx/` (Data Docs: `gx/gx_docs/index.html`).
+Uniqueness, not-null keys, the data start and every reconciliation are dbt tests: no rule is
+checked both here and there.
 """
 
 from __future__ import annotations

@@ -198,8 +198,8 @@ def test_non_finite_numbers_are_quarantined_as_invalid_value(tmp_path, line, det
 
 
 def test_utc_offsets_beyond_14_hours_are_invalid_and_real_ones_convert_exactly(tmp_path):
-    """Real UTC offsets stop at +14:00: +99:00, +14:30 or +15:00:00 is a typo (DuckDB would shift the
-    event by days), while +14:00, -12:00 and -0530 are converted to UTC exactly."""
+    """Real UTC offsets stop at +14:00: +99:00, +14:30 or +15:00:00 is a typo (DuckDB would
+    shift the event by days), while +14:00, -12:00 and -0530 are converted to UTC exactly."""
     landing = tmp_path / "landing"
     lines = [
         event("typo", "message", "2022-03-10T10:00:00+99:00"),

@@ -225,8 +225,9 @@ def test_filters(published, full):
     )
     customer, conversation, session, version = _q(
         published,
-        "select customer_id, conversation_id, session_id, bot_version from reporting.rpt_session_usage "
-        "where conversation_id is not null and bot_version is not null order by session_id limit 1",
+        "select customer_id, conversation_id, session_id, bot_version "
+        "from reporting.rpt_session_usage where conversation_id is not null "
+        "and bot_version is not null order by session_id limit 1",
     )[0]
     days = dict(start=dt.date.fromisoformat(start), end=dt.date.fromisoformat(end))
     n = _q(published, "select count(*) from marts.fct_sessions where customer_id = ?", [customer])[
