@@ -131,7 +131,7 @@ def _run_pending(landing, warehouse, start, end, full_refresh, echo) -> list[str
             if first:
                 for name, reason in pending.ignored:
                     echo(f"ignored {landing / 'events' / name}: {reason}")
-            request = next_run_request(pending, defs)
+            request = next_run_request(pending, defs.resolve_asset_graph())
             if request is None:
                 break
             for line in pending.describe():

@@ -10,7 +10,7 @@ from assets.kpi_definitions import kpi_definitions
 from assets.raw_events import raw_events
 from assets.serving import dashboard, parquet_export, published_warehouse
 from orchestration.dbt import botmeter_dbt_models, dbt_resource
-from orchestration.jobs import build_job, daily_job
+from orchestration.jobs import daily_job
 from orchestration.progress import file_logger, progress_logger
 from orchestration.resources import WarehouseResource
 from orchestration.schedules import daily_schedule
@@ -25,7 +25,7 @@ defs = dg.Definitions(
         parquet_export,
         dashboard,
     ],
-    jobs=[daily_job, build_job],
+    jobs=[daily_job],
     schedules=[daily_schedule],
     sensors=[landing_sensor],
     resources={"warehouse": WarehouseResource(), "dbt": dbt_resource()},

@@ -30,20 +30,19 @@ SERVING = dg.AssetSelection.assets(published_warehouse, parquet_export, dashboar
 daily_job = dg.define_asset_job(
     name="botmeter_daily",
     selection=RAW | MODELS | SERVING,
-    description="Land arrival dates, build every dbt model and test, publish.",
+    description=(
+        "Land arrival dates, build every dbt model and test, publish. A run selects the part "
+        "that is pending (orchestration/pending.py): a range of arrival dates to land, the "
+        "models, or only the serving assets."
+    ),
 )
-build_job = dg.define_asset_job(
-    name="build_and_publish",
-    selection=MODELS | SERVING,
-    description="Build every dbt model and test from what is landed, then publish.",
-)
 
 
-def _keys(selection: dg.AssetSelection, defs: dg.Definitions) -> set[dg.AssetKey]:
-    return set(selection.resolve(defs.resolve_asset_graph()))
+def _keys(selection: dg.AssetSelection, asset_graph) -> set[dg.AssetKey]:
+    return set(selection.resolve(asset_graph))
 
 
-def next_run_request(pending: Pending, defs: dg.Definitions) -> dg.RunRequest | None:
+def next_run_request(pending: Pending, asset_graph) -> dg.RunRequest | None:
     """The one run that does the next part of what is pending (None: nothing).
 
     Landing comes first, one contiguous range of arrival dates per run; the last range also
@@ -56,14 +55,11 @@ def next_run_request(pending: Pending, defs: dg.Definitions) -> dg.RunRequest | 
     build = bool(pending.build) or len(ranges) == 1
     if ranges:
         first, last = ranges[0]
-        keys |= _keys(RAW, defs)
+        keys |= _keys(RAW, asset_graph)
         tags = {PARTITION_RANGE_START: first.isoformat(), PARTITION_RANGE_END: last.isoformat()}
         config["raw__events"] = {"config": {"full_refresh": pending.full_refresh}}
-        job = daily_job.name
-    else:
-        job = build_job.name
     if build and (len(ranges) <= 1):
-        keys |= _keys(MODELS, defs) | _keys(SERVING, defs)
+        keys |= _keys(MODELS, asset_graph) | _keys(SERVING, asset_graph)
         config["botmeter_dbt_models"] = {"config": {"full_refresh": pending.full_refresh}}
     elif not ranges:
         if pending.publish:
@@ -74,10 +70,10 @@ def next_run_request(pending: Pending, defs: dg.Definitions) -> dg.RunRequest | 
         return None
     ordered = sorted(keys, key=lambda k: k.to_user_string())
     digest = hashlib.sha256(
-        json.dumps([job, [k.to_user_string() for k in ordered], tags, config]).encode()
+        json.dumps([[k.to_user_string() for k in ordered], tags, config]).encode()
     ).hexdigest()[:16]
     return dg.RunRequest(
-        job_name=job,
+        job_name=daily_job.name,
         asset_selection=ordered,
         run_config={"ops": config} if config else {},
         tags={**tags, "botmeter/pending": "; ".join(pending.describe())[:900]},

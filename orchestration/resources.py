@@ -118,7 +118,8 @@ class WarehouseResource(dg.ConfigurableResource):
     _lock: contextlib.ExitStack | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        if self.hold_lock:
+        # A run (not a sensor or schedule tick, which have no run) holds the lock.
+        if self.hold_lock and context.dagster_run is not None:
             self._lock = contextlib.ExitStack()
             self._lock.enter_context(run_lock(self.resolved_warehouse(), wait_seconds=5))
 

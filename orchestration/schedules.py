@@ -2,12 +2,13 @@
 
 import dagster as dg
 
+from orchestration.jobs import daily_job
 from orchestration.resources import WarehouseResource
 from orchestration.sensors import evaluate_pending
 
 
 @dg.schedule(
-    target=dg.AssetSelection.all(),
+    job=daily_job,
     cron_schedule="0 2 * * *",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.STOPPED,

@@ -4,7 +4,7 @@ import dagster as dg
 
 from assets.landing import LandingError
 from botmeter.settings import ConfigError
-from orchestration.jobs import build_job, daily_job, next_run_request
+from orchestration.jobs import daily_job, next_run_request
 from orchestration.pending import changed_dbt_models, find_pending
 from orchestration.resources import (
     WarehouseCorruptError,
@@ -31,14 +31,14 @@ def evaluate_pending(
         return dg.SkipReason(str(exc))
     except (LandingError, ConfigError, WarehouseCorruptError) as exc:
         return dg.SkipReason(f"not launched: {exc}")
-    request = next_run_request(pending, context.repository_def)
+    request = next_run_request(pending, context.repository_def.asset_graph)
     if request is None:
         return dg.SkipReason("nothing pending: every landed day is built and published")
     return request
 
 
 @dg.sensor(
-    jobs=[daily_job, build_job],
+    job=daily_job,
     minimum_interval_seconds=120,
     default_status=dg.DefaultSensorStatus.STOPPED,
     description=(

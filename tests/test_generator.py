@@ -150,22 +150,6 @@ def test_plain_output_has_same_lines_and_replaces_stale_parts(tmp_path, dataset)
     assert {p.suffix for p in (tmp_path / "events").glob("*/*")} == {".gz"}
 
 
-def test_gzip_codecs_agree_on_content(tmp_path, monkeypatch):
-    """libdeflate (multi-member gzip) and zlib (single member) hold the same lines."""
-    kwargs = dict(start=START, days=2, events_per_day=300, files_per_day=1)
-    generate(tmp_path / "default", **kwargs)
-    monkeypatch.setenv("BOTMETER_LIBDEFLATE", "0")
-    generate(tmp_path / "zlib", **kwargs)
-    default, plain = (
-        [
-            (day, path.relative_to(tmp_path / name), raw)
-            for day, path, raw in read_lines(tmp_path / name)
-        ]
-        for name in ("default", "zlib")
-    )
-    assert default == plain
-
-
 # --- counts ------------------------------------------------------------------------
 
 

@@ -20,12 +20,12 @@ Pipeline per day (no Python loop per event anywhere):
    pre-rendered vocabularies via Arrow ``take``, and ``binary_join_element_wise`` glues the
    pieces, skipping null pieces so absent keys are omitted rather than written as null.
 4. *Write*: the joined Arrow array's data buffer is the file content; a writer thread
-   compresses it (gzip level 1 via libdeflate when the system has it, else zlib; both
-   release the GIL) while the main thread renders the next chunk. Malformed lines are
+   compresses it (zlib, gzip level 1, which releases the GIL) while the main thread
+   renders the next chunk. Malformed lines are
    spliced in at random row boundaries without copying.
 
-Throughput is roughly 0.8 us/event of simulation + rendering and ~1 us/event of gzip
-(libdeflate; zlib ~1.8 us), i.e. ~0.5M events per CPU-second; ``python -m
+Throughput is roughly 0.8 us/event of simulation + rendering and ~1.8 us/event of gzip,
+i.e. ~0.4M events per CPU-second; ``python -m
 tools.generator OUT --days 30 --events-per-day 350000`` measures it.
 
 Determinism: random draws come from ``SeedSequence`` streams keyed by (seed, calendar
@@ -38,8 +38,6 @@ reproduces the same events with no id collisions -- handy for incremental-load d
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import datetime as dt
 import os
 import time
@@ -1053,83 +1051,17 @@ class _ZlibGzip:
         return self.comp.flush()
 
 
-def _load_libdeflate():
-    """libdeflate (if the system has it) compresses ~1.8x faster than zlib at level 1.
-
-    It only compresses whole buffers, so files become a series of gzip members, which
-    every gzip reader concatenates (gzip, zcat, DuckDB, Arrow). Set BOTMETER_LIBDEFLATE=0
-    to force zlib, e.g. for byte-identical .gz files across machines.
-    """
-    if os.environ.get("BOTMETER_LIBDEFLATE", "1") == "0":
-        return None
-    for name in ("libdeflate.so.0", "libdeflate.dylib", None):
-        name = name or ctypes.util.find_library("deflate")  # slow, so tried last
-        try:
-            lib = ctypes.CDLL(name) if name else None
-        except OSError:
-            continue
-        if lib is None:
-            return None
-        lib.libdeflate_alloc_compressor.restype = ctypes.c_void_p
-        lib.libdeflate_alloc_compressor.argtypes = [ctypes.c_int]
-        lib.libdeflate_free_compressor.argtypes = [ctypes.c_void_p]
-        lib.libdeflate_gzip_compress_bound.restype = ctypes.c_size_t
-        lib.libdeflate_gzip_compress_bound.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-        lib.libdeflate_gzip_compress.restype = ctypes.c_size_t
-        lib.libdeflate_gzip_compress.argtypes = [
-            ctypes.c_void_p,
-            ctypes.c_void_p,
-            ctypes.c_size_t,
-            ctypes.c_void_p,
-            ctypes.c_size_t,
-        ]
-        return lib
-    return None
-
-
-class _LibdeflateGzip:
-    """One gzip member per written piece, via libdeflate level 1 (see _load_libdeflate)."""
-
-    def __init__(self, lib, compressor: int, out: np.ndarray):
-        self.lib, self.compressor, self.out = lib, compressor, out
-        self.members = 0
-
-    def compress(self, data) -> memoryview:
-        src = np.frombuffer(data, dtype=np.uint8)
-        size = self.lib.libdeflate_gzip_compress(
-            self.compressor, src.ctypes.data, len(src), self.out.ctypes.data, len(self.out)
-        )
-        if size == 0:
-            raise RuntimeError("libdeflate: output buffer too small")
-        self.members += 1
-        return memoryview(self.out)[:size]
-
-    def flush(self) -> bytes | memoryview:
-        return b"" if self.members else self.compress(b"")  # an empty file is still gzip
-
-
 class _Codec:
-    """Creates per-file compressors; owns libdeflate state (used by the writer thread only)."""
+    """Creates a compressor per file (used by the writer thread only)."""
 
     def __init__(self, gzip_files: bool):
         self.gzip_files = gzip_files
-        self.lib = _load_libdeflate() if gzip_files else None
-        if self.lib is not None:
-            self.compressor = self.lib.libdeflate_alloc_compressor(1)
-            bound = self.lib.libdeflate_gzip_compress_bound(self.compressor, WRITE_SLICE)
-            self.out = np.empty(bound, dtype=np.uint8)
 
     def open(self):
-        if not self.gzip_files:
-            return None
-        if self.lib is None:
-            return _ZlibGzip()
-        return _LibdeflateGzip(self.lib, self.compressor, self.out)
+        return _ZlibGzip() if self.gzip_files else None
 
     def close(self) -> None:
-        if self.lib is not None and self.compressor:
-            self.lib.libdeflate_free_compressor(self.compressor)
-            self.compressor = None
+        pass
 
 
 class _FileSink:

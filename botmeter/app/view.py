@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 
 from botmeter.app.tenancy import Reader
-from botmeter.report import default_range, queries
+from botmeter.report import ReportError, default_range, queries, resolve_range
 from botmeter.report.queries import SESSION_FILTERS, QueryError, Scope
 
 RANGE_PARAMS = ("from", "to")
@@ -120,6 +120,10 @@ class View:
         return f"The {listed} filter{plural} {verb} not apply to {what}: {GRAINS[widget]}."
 
 
+def _sentence(text: str) -> str:
+    return f"{text[0].upper()}{text[1:]}."
+
+
 def _split(raw: list[str]) -> list[str]:
     out: list[str] = []
     for item in raw:
@@ -153,24 +157,13 @@ def read_view(request: Request, con, reader: Reader, today: dt.date, pickers: bo
     except ValueError:
         view.error, view.status = "Dates must look like YYYY-MM-DD.", 400
         return view
-    if start is not None and start < data_start:
-        view.notes.append(
-            f"The range starts at the data start {data_start}, not {start}: botmeter counts "
-            "nothing before it."
-        )
-        start = data_start
-    if end is not None and end < data_start:
-        view.error = (
-            f"The range ends ({end}) before the data start {data_start}: nothing is counted."
-        )
-        view.status = 400
+    try:
+        dates = resolve_range(con, start, end, reader.tenant, today)
+    except ReportError as exc:
+        view.error, view.status = _sentence(str(exc)), 400
         return view
-    end = end or default_end
-    start = start or max(min(default_start, end), data_start)
-    view.start, view.end = start, end
-    if start > end:
-        view.error, view.status = f"The range starts ({start}) after it ends ({end}).", 400
-        return view
+    view.notes += [_sentence(note) for note in dates.notes]
+    start, end = view.start, view.end = dates.start, dates.end
     for preset in view.presets:
         preset.active = (preset.start, preset.end) == (start, end)
     try:
@@ -184,7 +177,7 @@ def read_view(request: Request, con, reader: Reader, today: dt.date, pickers: bo
         )
         queries.check_values(con, scope)
     except QueryError as exc:
-        view.error, view.status = f"{str(exc)[0].upper()}{str(exc)[1:]}.", 404
+        view.error, view.status = _sentence(str(exc)), 404
         return view
     view.scope = scope
     if end >= today:

@@ -13,6 +13,7 @@ range, is marked.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -98,14 +99,36 @@ def build_report(
         con.close()
 
 
-def _build(con, path, start, end, tenant, today, filters) -> dict[str, Any]:
-    today = today or dt.datetime.now(dt.UTC).date()
+@dataclasses.dataclass(frozen=True)
+class DateRange:
+    """A reader's date range, resolved the one way every reader (report, dashboard, app)
+    resolves it."""
+
+    start: dt.date
+    end: dt.date
+    bounds: tuple[dt.date, dt.date]  # first and last session date of the data
+    data_start: dt.date
+    notes: tuple[str, ...] = ()
+
+
+def resolve_range(
+    con,
+    start: dt.date | None,
+    end: dt.date | None,
+    tenant: str | None,
+    today: dt.date,
+) -> DateRange:
+    """The range to show: the last DEFAULT_DAYS complete days of the data by default; a
+    start before the data start moves to it (and says so). ReportError when nothing can
+    be shown."""
     rules = queries.rules(con)
     data_start = dt.datetime.fromisoformat(rules["data_start_at"]).date()
     bounds = queries.data_range(con, tenant)
     if bounds is None:
-        raise ReportError(f"{path} holds no sessions yet")
-    notes: list[str] = []
+        raise ReportError(
+            "no sessions are published" + (f" for account {tenant}" if tenant else "") + " yet"
+        )
+    notes = []
     if start is not None and start < data_start:
         notes.append(
             f"the range starts at the data start {data_start}, not {start}: botmeter counts "
@@ -113,12 +136,26 @@ def _build(con, path, start, end, tenant, today, filters) -> dict[str, Any]:
         )
         start = data_start
     if end is not None and end < data_start:
-        raise ReportError(f"--to {end} is before the data start {data_start}: nothing is counted")
+        raise ReportError(
+            f"the range ends ({end}) before the data start {data_start}: nothing is counted"
+        )
     default_start, default_end = default_range(bounds, today)
     end = end or default_end
     start = start or max(min(default_start, end), data_start)
     if start > end:
-        raise ReportError(f"--from {start} is after --to {end}")
+        raise ReportError(f"the range starts ({start}) after it ends ({end})")
+    return DateRange(start, end, bounds, data_start, tuple(notes))
+
+
+def _build(con, path, start, end, tenant, today, filters) -> dict[str, Any]:
+    today = today or dt.datetime.now(dt.UTC).date()
+    rules = queries.rules(con)
+    try:
+        dates = resolve_range(con, start, end, tenant, today)
+    except ReportError as exc:
+        raise ReportError(f"{path}: {exc}") from None
+    start, end, bounds = dates.start, dates.end, dates.bounds
+    notes = list(dates.notes)
     values = {name: [v for v in (filters.get(name) or []) if v] for name in FILTERS}
     bot_ids = queries.resolve_bots(con, values["bot"], tenant) if values["bot"] else ()
     scope = Scope(
