@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import os
 import sys
+import traceback
 import warnings
 from pathlib import Path
 
@@ -110,6 +111,21 @@ def run_pipeline(
             return _run_pending(landing, warehouse, start, end, full_refresh, echo)
     except (WarehouseLockedError, WarehouseCorruptError, LandingError) as exc:
         raise RunError(str(exc)) from None
+    except RunError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one line for the user, the traceback in the log
+        log_path = _log_path(warehouse)
+        with contextlib.suppress(OSError), open(log_path, "a", encoding="utf-8") as log:
+            traceback.print_exc(file=log)
+        detail = str(exc).strip().splitlines()
+        raise RunError(
+            f"{type(exc).__name__}: {detail[0] if detail else 'unexpected error'} "
+            f"(traceback: {log_path})"
+        ) from None
+
+
+def _log_path(warehouse: Path) -> Path:
+    return warehouse.parent / "logs" / "botmeter_run.log"
 
 
 def _run_pending(landing, warehouse, start, end, full_refresh, echo) -> list[str]:
@@ -118,7 +134,7 @@ def _run_pending(landing, warehouse, start, end, full_refresh, echo) -> list[str
     from orchestration.jobs import next_run_request
     from orchestration.pending import changed_dbt_models, find_pending
 
-    log_path = warehouse.parent / "logs" / "botmeter_run.log"
+    log_path = _log_path(warehouse)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.write_text("")
     done: list[str] = []

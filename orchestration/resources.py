@@ -35,8 +35,8 @@ def run_lock(warehouse: Path, wait_seconds: float = 0) -> Iterator[None]:
     (where a reader slipping in made the first run fail). `wait_seconds` lets a run wait
     out a sensor or a CLI that holds the lock briefly to read what is pending. The lock is
     the kernel's (flock), so a killed run never leaves it held."""
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
     try:
+        warehouse.parent.mkdir(parents=True, exist_ok=True)
         handle = open(_lock_path(warehouse), "a+")
     except OSError as exc:
         raise WarehouseLockedError(
@@ -80,7 +80,10 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
             ) from None
         if "read-only" in text.lower() or "permission" in text.lower():
             raise WarehouseLockedError(f"warehouse {path} cannot be written: {text}") from None
-        raise WarehouseCorruptError(f"warehouse {path} cannot be opened: {text}") from None
+        raise WarehouseCorruptError(
+            f"warehouse {path} is corrupted or not a DuckDB database ({text.splitlines()[0]}); "
+            "restore it from a backup or rebuild it with `botmeter run --full-refresh`"
+        ) from None
     except (duckdb.SerializationException, duckdb.InternalException, duckdb.Error) as exc:
         raise WarehouseCorruptError(
             f"warehouse {path} is corrupted (checksum mismatch or not a DuckDB file): "

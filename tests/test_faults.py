@@ -1,234 +1,278 @@
-"""Faults and re-runs: a killed landing or dbt build, then a re-run, gives the same warehouse
-as an uninterrupted run; a second concurrent run fails fast; a corrupted configuration fails
-before anything is written.
+"""Faults: after a crash anywhere, a plain `botmeter run` leaves the warehouse, the published
+file, its Parquet export and the dashboard exactly as a clean full refresh of the same
+landing would (issue 19, items 1 and 2).
 
-Concurrency choice: botmeter does not wait. DuckDB allows one writing process per file, so a
-second run fails at once with WarehouseLockedError ("... is in use by another process ...")
-and the CLI exits non-zero; the running one is not disturbed.
+Each step adds an arrival day, starts `botmeter run` and kills it (SIGKILL) when it reaches a
+stage, then runs it again plainly. At the end every mart and reporting table, the published
+file, the Parquet export and the dashboard's figures are compared with a warehouse built by
+one clean `botmeter run --full-refresh` of the same landing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import duckdb
 import pytest
 
-import assets.landing as landing_module
-from assets.landing import land_partition
-from botmeter.cli import CliError, run_pipeline
-from botmeter.settings import PROJECT_ROOT, WAREHOUSE_ENV
-from checks import blocking_failures
-from orchestration.resources import WarehouseLockedError, connect
+from botmeter import publish, settings
+from orchestration.pending import find_pending
 
-DAYS = [dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(3)]
-TABLES_RAW = ["raw.events", "raw.quarantine", "raw.load_audit"]
+BOTMETER = Path(sys.executable).with_name("botmeter")
+START = dt.date(2024, 3, 1)
+DAYS = 7
+
+pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def landing(tmp_path_factory) -> Path:
+def _env(tmp: Path) -> dict[str, str]:
+    return {"PATH": "/usr/bin:/bin", "HOME": str(tmp)}
+
+
+def _run(landing: Path, warehouse: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BOTMETER), "run", "--landing", str(landing), "--warehouse", str(warehouse), *extra],
+        capture_output=True,
+        text=True,
+        env=_env(warehouse.parent),
+        timeout=900,
+    )
+
+
+def _killed_at(landing: Path, warehouse: Path, marker: str, delay: float = 0.0, tree=True):
+    """Start `botmeter run`, SIGKILL it (and its children with `tree`) once a progress line
+    matches `marker`. Returns the pids of the children still alive when `tree` is False."""
+    process = subprocess.Popen(
+        [str(BOTMETER), "run", "--landing", str(landing), "--warehouse", str(warehouse)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(warehouse.parent),
+        start_new_session=True,
+    )
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if re.search(marker, line):
+            time.sleep(delay)
+            children = _children(process.pid)
+            if tree:
+                os.killpg(process.pid, signal.SIGKILL)
+            else:
+                os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+            return [] if tree else children
+    process.wait()
+    raise AssertionError(f"the run ended before {marker!r}: {''.join(seen)[-2000:]}")
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    pids = [int(p) for p in out.stdout.split()]
+    return pids + [c for p in pids for c in _children(p)]
+
+
+def _wait_gone(pids: list[int], timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = []
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 0)
+                alive.append(pid)
+        if not alive:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"processes still alive: {pids}")
+
+
+def _add_day(source: Path, landing: Path, day: dt.date) -> None:
+    shutil.copytree(source / "events" / day.isoformat(), landing / "events" / day.isoformat())
+
+
+def _published_tables(path: Path) -> list[str]:
+    stamp = publish.read_stamp(path)
+    assert stamp is not None, f"{path} is not intact"
+    return sorted(stamp.table_rows)
+
+
+def _differences(left: Path, right: Path, tables: list[str]) -> dict[str, tuple[int, int]]:
+    con = duckdb.connect()
+    con.execute(f"attach '{left}' as l (read_only)")
+    con.execute(f"attach '{right}' as r (read_only)")
+    out = {}
+    for table in tables:
+        a = con.execute(
+            f"select count(*) from (from l.{table} except all from r.{table})"
+        ).fetchone()
+        b = con.execute(
+            f"select count(*) from (from r.{table} except all from l.{table})"
+        ).fetchone()
+        if a[0] or b[0]:
+            out[table] = (a[0], b[0])
+    con.close()
+    return out
+
+
+def _dashboard_figures(published: Path) -> dict:
+    page = settings.dashboard_path(published).read_text()
+    data = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page)
+    return json.loads(data.group(1).replace("<\\/", "</"))["kpis"]
+
+
+def _parquet_matches(published: Path) -> None:
+    stamp = publish.read_stamp(published)
+    assert publish.parquet_build_id(published) == stamp.build_id
+    con = duckdb.connect()
+    con.execute(f"attach '{published}' as p (read_only)")
+    for qualified in stamp.table_rows:
+        folder = settings.parquet_dir(published) / qualified.split(".")[1]
+        diff = con.execute(
+            f"select count(*) from (from read_parquet('{folder}/*.parquet') "
+            f"except all from p.{qualified})"
+        ).fetchone()[0]
+        assert diff == 0, qualified
+    con.close()
+
+
+def _consistent(landing: Path, warehouse: Path) -> None:
+    """Nothing pending, and the serving files are the last build's."""
+    pending = find_pending(warehouse, landing)
+    assert pending.nothing, pending.describe()
+    published = settings.published_path(warehouse=warehouse)
+    _parquet_matches(published)
+    from botmeter.report.html import dashboard_build_id
+
+    assert (
+        dashboard_build_id(settings.dashboard_path(published))
+        == publish.read_stamp(published).build_id
+    )
+
+
+def test_a_killed_run_is_repaired_by_the_next_plain_run(tmp_path):
     from tools.generator import generate
 
-    path = tmp_path_factory.mktemp("faults") / "landing"
-    generate(path, start=DAYS[0], days=len(DAYS), events_per_day=200, seed=11)
-    return path
+    source = tmp_path / "generated"
+    generate(source, start=START, days=DAYS, seed=3, events_per_day=150)
+    days = [START + dt.timedelta(days=i) for i in range(DAYS)]
+    landing, warehouse = tmp_path / "landing", tmp_path / "run" / "warehouse.duckdb"
+    warehouse.parent.mkdir()
+    for day in days[:2]:
+        _add_day(source, landing, day)
+    assert _run(landing, warehouse).returncode == 0
 
-
-def dump(warehouse: Path, tables: list[str]) -> dict[str, list]:
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return {t: sorted(map(repr, con.execute(f"select * from {t}").fetchall())) for t in tables}
-    finally:
-        con.close()
-
-
-def land_all(warehouse: Path, landing: Path) -> None:
-    con = duckdb.connect(str(warehouse))
-    try:
-        for day in DAYS:
-            land_partition(con, landing, day)
-    finally:
-        con.close()
-
-
-def dbt_cmd(warehouse: Path) -> tuple[list[str], dict]:
-    dbt = Path(sys.executable).with_name("dbt")
-    cmd = [
-        str(dbt),
-        "build",
-        "--full-refresh",
-        "--profiles-dir",
-        str(PROJECT_ROOT / "dbt_project"),
-        "--target-path",
-        str(warehouse.parent / f"target_{warehouse.stem}"),
-        "--log-path",
-        str(warehouse.parent / "logs"),
+    steps = [
+        # (stage, marker, delay, kill the whole process tree)
+        ("landing", r"^landed ", 0.0, True),
+        ("dbt, whole tree", r"^model staging/", 0.0, True),
+        ("dbt, its child left running", r"^model intermediate/int_sessions", 0.0, False),
+        ("publish", r"^Finished dbt command", 0.05, True),
+        ("Parquet and dashboard", r"^published \d+ tables", 0.0, True),
     ]
-    return cmd, {**os.environ, WAREHOUSE_ENV: str(warehouse)}
+    for (stage, marker, delay, tree), day in zip(steps, days[2:], strict=True):
+        _add_day(source, landing, day)
+        survivors = _killed_at(landing, warehouse, marker, delay, tree)
+        _wait_gone(survivors)  # a dbt left running finishes (or fails) on its own
+        result = _run(landing, warehouse)
+        assert result.returncode == 0, f"{stage}: {result.stderr[-3000:]}"
+        _consistent(landing, warehouse)
 
-
-def dbt_build(warehouse: Path) -> None:
-    cmd, env = dbt_cmd(warehouse)
-    done = subprocess.run(cmd, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout[-3000:]
-
-
-def mart_tables(warehouse: Path) -> list[str]:
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return [
-            f"{s}.{t}"
-            for s, t in con.execute(
-                "select table_schema, table_name from information_schema.tables "
-                "where table_schema in ('staging', 'intermediate', 'marts') "
-                "and table_type = 'BASE TABLE' "
-                "order by 1, 2"
-            ).fetchall()
-        ]
-    finally:
-        con.close()
-
-
-def test_landing_killed_mid_transaction_then_rerun_is_identical(tmp_path, landing, monkeypatch):
-    reference = tmp_path / "reference.duckdb"
-    land_all(reference, landing)
-
-    crashed = tmp_path / "crashed.duckdb"
-    land_all(crashed, landing)  # a previous good state the crash must not damage
-    real_insert_sql = landing_module._insert_events_sql
-
-    def crash_after_delete(day):  # raised after the partition's rows were deleted
-        raise KeyboardInterrupt("simulated kill in the middle of landing")
-
-    monkeypatch.setattr(landing_module, "_insert_events_sql", crash_after_delete)
-    con = duckdb.connect(str(crashed))
-    with pytest.raises(KeyboardInterrupt):
-        land_partition(con, landing, DAYS[1])
-    con.close()
-    assert dump(crashed, TABLES_RAW) == dump(reference, TABLES_RAW)  # rolled back
-
-    monkeypatch.setattr(landing_module, "_insert_events_sql", real_insert_sql)
-    land_all(crashed, landing)  # the re-run
-    assert dump(crashed, TABLES_RAW) == dump(reference, TABLES_RAW)
-
-
-def test_landing_process_sigkilled_then_rerun_is_identical(tmp_path, landing):
-    reference = tmp_path / "reference.duckdb"
-    land_all(reference, landing)
-    victim = tmp_path / "victim.duckdb"
-    script = textwrap.dedent(f"""
-        import datetime as dt, os, duckdb
-        import assets.landing as m
-        real = m._insert_events_sql
-        def slow(day):
-            print("inside", flush=True)
-            import time; time.sleep(60)
-            return real(day)
-        m._insert_events_sql = slow
-        con = duckdb.connect({str(victim)!r})
-        m.land_partition(
-            con, m.Path({str(landing)!r}), dt.date.fromisoformat({DAYS[0].isoformat()!r})
-        )
-    """)
-    proc = subprocess.Popen(
-        [sys.executable, "-c", script], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True
+    reference = tmp_path / "reference" / "warehouse.duckdb"
+    reference.parent.mkdir()
+    assert _run(landing, reference, "--full-refresh").returncode == 0
+    tables = _published_tables(settings.published_path(warehouse=reference))
+    assert _differences(warehouse, reference, tables) == {}
+    published = settings.published_path(warehouse=warehouse)
+    assert _differences(published, settings.published_path(warehouse=reference), tables) == {}
+    assert _dashboard_figures(published) == _dashboard_figures(
+        settings.published_path(warehouse=reference)
     )
-    assert proc.stdout.readline().strip() == "inside"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    land_all(victim, landing)
-    assert dump(victim, TABLES_RAW) == dump(reference, TABLES_RAW)
+    assert not published.with_name(published.name + ".tmp").exists()
 
 
-def test_dbt_build_killed_midway_then_rerun_is_identical(tmp_path, landing):
-    reference = tmp_path / "reference.duckdb"
-    land_all(reference, landing)
-    dbt_build(reference)
+def test_a_second_run_fails_fast_and_the_first_completes(tmp_path):
+    """A second `botmeter run` on the same warehouse while the first builds fails at once
+    with one line, and never makes the first fail (issue 19, item 2)."""
+    from tools.generator import generate
 
-    victim = tmp_path / "victim.duckdb"
-    land_all(victim, landing)
-    cmd, env = dbt_cmd(victim)
-    proc = subprocess.Popen(cmd, env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
-    killed_at = None
-    deadline = time.monotonic() + 120
-    for line in proc.stdout:
-        if "fct_sessions" in line and "START" in line:
-            killed_at = line.strip()
-            proc.send_signal(signal.SIGKILL)
-            break
-        assert time.monotonic() < deadline
-    proc.wait()
-    assert killed_at, "dbt finished before it reached fct_sessions"
-    dbt_build(victim)  # the re-run
-
-    tables = mart_tables(reference)
-    assert tables == mart_tables(victim)
-    assert dump(victim, tables) == dump(reference, tables)
-    con = duckdb.connect(str(victim), read_only=True)
-    try:
-        assert blocking_failures(con) == []
-    finally:
-        con.close()
-
-
-def test_second_concurrent_run_fails_fast_and_leaves_data_alone(tmp_path, landing):
-    warehouse = tmp_path / "wh.duckdb"
-    land_all(warehouse, landing)
-    before = dump(warehouse, TABLES_RAW)
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, time; "
-            f"c = duckdb.connect({str(warehouse)!r}); "
-            "print('held', flush=True); time.sleep(60)",
-        ],
+    landing = tmp_path / "landing"
+    generate(landing, start=START, days=3, seed=4, events_per_day=150)
+    warehouse = tmp_path / "run" / "warehouse.duckdb"
+    warehouse.parent.mkdir()
+    first = subprocess.Popen(
+        [str(BOTMETER), "run", "--landing", str(landing), "--warehouse", str(warehouse)],
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
+        env=_env(tmp_path),
     )
+    log = []
+    for line in first.stderr:
+        log.append(line)
+        if line.startswith("model staging/"):
+            break
+    started = time.monotonic()
+    second = _run(landing, warehouse)
+    assert time.monotonic() - started < 30
+    lines = second.stderr.strip().splitlines()
+    assert second.returncode == 1 and len(lines) == 1, second.stderr
+    assert "another botmeter run is using the warehouse" in lines[0]
+    log += first.stderr.readlines()
+    assert first.wait(timeout=900) == 0, "".join(log)[-3000:]
+    _consistent(landing, warehouse)
+
+
+def _mount_tmpfs(path: Path, size: str) -> bool:
+    path.mkdir(parents=True)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+    )
+    return result.returncode == 0
+
+
+def test_disk_full_during_landing_is_repaired_once_space_is_freed(tmp_path):
+    """The warehouse on a small filesystem that fills up while landing: the run fails with
+    one line, and once space is freed a plain run leaves what a clean run leaves."""
+    from tools.generator import generate
+
+    disk = tmp_path / "disk"
+    if not _mount_tmpfs(disk, "48m"):
+        pytest.skip("cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)")
     try:
-        assert holder.stdout.readline().strip() == "held"
-        started = time.monotonic()
-        with pytest.raises(WarehouseLockedError, match="in use by another process"):
-            connect(warehouse)
-        assert time.monotonic() - started < 5
+        landing = tmp_path / "landing"
+        generate(landing, start=START, days=3, seed=6, events_per_day=150)
+        warehouse = disk / "warehouse.duckdb"
+        filler = disk / "filler"
+        with open(filler, "wb") as handle:  # leave a few hundred kilobytes
+            with contextlib.suppress(OSError):
+                while True:
+                    handle.write(b"\0" * (1 << 20))
+                    handle.flush()
+        with contextlib.suppress(OSError):
+            filler.write_bytes(filler.read_bytes()[: filler.stat().st_size - (400 << 10)])
+        failed = _run(landing, warehouse)
+        assert failed.returncode != 0
+        errors = [line for line in failed.stderr.splitlines() if "error" in line.lower()]
+        assert len(errors) == 1 and errors[0].startswith("botmeter: error:"), failed.stderr
+        assert "Traceback" not in failed.stderr and "full" in errors[0]
+        filler.unlink()
+        repaired = _run(landing, warehouse)
+        assert repaired.returncode == 0, repaired.stderr[-3000:]
+        reference = tmp_path / "reference" / "warehouse.duckdb"
+        reference.parent.mkdir()
+        assert _run(landing, reference, "--full-refresh").returncode == 0
+        tables = _published_tables(settings.published_path(warehouse=reference))
+        assert _differences(warehouse, reference, tables) == {}
+        _consistent(landing, warehouse)
     finally:
-        holder.kill()
-        holder.wait()
-    assert dump(warehouse, TABLES_RAW) == before
-
-
-def test_corrupted_configuration_fails_before_any_data_is_written(tmp_path, landing, monkeypatch):
-    import checks.config_validation as cv
-
-    warehouse = tmp_path / "wh.duckdb"
-    project = (PROJECT_ROOT / "dbt_project.yml").read_text()
-    for bad in [
-        "session_timeout_minutes: -5",
-        "session_timeout_minutes: ten",
-        "session_timeout_minutes: 0",
-    ]:
-        broken = tmp_path / "dbt_project.yml"
-        broken.write_text(project.replace("session_timeout_minutes: 10", bad))
-        monkeypatch.setattr(cv, "DBT_PROJECT_FILE", broken)
-        with pytest.raises(CliError, match="session_timeout_minutes"):
-            run_pipeline(landing, warehouse)
-        assert not warehouse.exists()
-    monkeypatch.setattr(cv, "DBT_PROJECT_FILE", PROJECT_ROOT / "dbt_project.yml")
-
-    bad_checks = tmp_path / "checks.yml"
-    bad_checks.write_text("channels: web\nfreshness: {max_lag_hours: -1}\n")
-    monkeypatch.setenv("BOTMETER_CHECKS_CONFIG", str(bad_checks))
-    with pytest.raises(CliError, match="channels must be a non-empty list"):
-        run_pipeline(landing, warehouse)
-    bad_checks.write_text("channels: [web]\nfreshness: {max_lag_hours: -1}\n")
-    with pytest.raises(CliError, match="max_lag_hours"):
-        run_pipeline(landing, warehouse)
-    assert not warehouse.exists()
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
