@@ -93,8 +93,8 @@ class Bench:
         return self.figures(self.measure(label, argv))
 
     def core_job(self, impl: str, landing: Path) -> dict:
-        res = self.measure(f"core job ({impl})", [PY, "-m", "benchmarks.core_job", impl,
-                                                   "--landing", str(landing / "events")])  # fmt: skip
+        argv = [PY, "-m", "benchmarks.core_job", impl, "--landing", str(landing / "events")]
+        res = self.measure(f"core job ({impl})", argv)
         return {**self.figures(res), **res.json_payload()}
 
     # ------------------------------------------------------------------ sections
