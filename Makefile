@@ -6,7 +6,7 @@ UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 LINT_WAREHOUSE := $(CURDIR)/target/lint.duckdb
 
-.PHONY: setup demo test lint unit bench docs ui
+.PHONY: setup demo test test-fast lint unit bench docs ui
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -24,10 +24,15 @@ lint: setup
 	.venv/bin/ruff format --check .
 	BOTMETER_WAREHOUSE=$(LINT_WAREHOUSE) .venv/bin/sqlfluff lint models --processes 2
 
+# The whole suite (CI): unit and integration tests, two workers.
 unit: setup
-	.venv/bin/pytest -n 2 --dist loadfile
+	.venv/bin/pytest -n 2 --dist loadfile tests/unit tests/integration
 
 test: lint unit
+
+# The fast subset while developing: tests/unit only (under two minutes).
+test-fast: setup
+	.venv/bin/pytest -n 2 --dist loadfile
 
 bench: setup
 	.venv/bin/python -m benchmarks.run

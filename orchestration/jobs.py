@@ -46,13 +46,14 @@ def next_run_request(pending: Pending, asset_graph) -> dg.RunRequest | None:
     """The one run that does the next part of what is pending (None: nothing).
 
     Landing comes first, one contiguous range of arrival dates per run; the last range also
-    builds and publishes. With nothing to land, a run builds and publishes, or only
-    refreshes the serving assets that are stale."""
+    builds and publishes, unless its folders hold no event file (an empty arrival day). With
+    nothing to land, a run builds and publishes, or only refreshes the serving assets that
+    are stale."""
     keys: set[dg.AssetKey] = set()
     config: dict = {}
     tags: dict[str, str] = {}
     ranges = pending.land_ranges()
-    build = bool(pending.build) or len(ranges) == 1
+    build = bool(pending.build) or (len(ranges) == 1 and pending.may_change_rows(*ranges[0]))
     if ranges:
         first, last = ranges[0]
         keys |= _keys(RAW, asset_graph)

@@ -46,6 +46,9 @@ class Pending:
 
     land: list[dt.date] = dataclasses.field(default_factory=list)
     land_reasons: dict[dt.date, str] = dataclasses.field(default_factory=dict)
+    # New dates whose folders hold no event file: landing them records the folder (and its
+    # skipped entries) but cannot change a raw row, so it needs no build.
+    rowless: set[dt.date] = dataclasses.field(default_factory=set)
     ignored: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     build: list[str] = dataclasses.field(default_factory=list)
     full_refresh: bool = False
@@ -66,6 +69,9 @@ class Pending:
             else:
                 ranges.append([day, day])
         return [(a, b) for a, b in ranges]
+
+    def may_change_rows(self, first: dt.date, last: dt.date) -> bool:
+        return any(d not in self.rowless for d in self.land if first <= d <= last)
 
     def describe(self) -> list[str]:
         lines = []
@@ -143,6 +149,8 @@ def _landing(
         entries = scan_folder(partition_folder(landing, day))
         if day not in landed:
             reason = "new"
+            if not any(entry.is_event_file for entry in entries):
+                pending.rowless.add(day)
         else:
             files, landed_contract, passed = landed[day]
             known = _known_files(con, day)

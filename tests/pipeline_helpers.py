@@ -127,7 +127,13 @@ def build_full(warehouse: Path, landing: Path, days: Iterable[dt.date]) -> None:
     dbt(warehouse, "run", "--full-refresh")
 
 
-def read_table(warehouse: Path, table: str, schema: str = "marts") -> pd.DataFrame:
+def schema_of(table: str) -> str:
+    """The schema dbt_project.yml gives a model of the marts or reporting folder."""
+    return "reporting" if table.startswith("rpt_") else "marts"
+
+
+def read_table(warehouse: Path, table: str, schema: str | None = None) -> pd.DataFrame:
+    schema = schema or schema_of(table)
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         df = con.execute(f"select * from {schema}.{table}").df()
@@ -136,8 +142,9 @@ def read_table(warehouse: Path, table: str, schema: str = "marts") -> pd.DataFra
     return df.sort_values(list(df.columns)).reset_index(drop=True)
 
 
-def table_differences(left: Path, right: Path, table: str, schema: str = "marts") -> str:
+def table_differences(left: Path, right: Path, table: str, schema: str | None = None) -> str:
     """Rows in one warehouse's table and not the other's (multiset), as text; '' if equal."""
+    schema = schema or schema_of(table)
     con = duckdb.connect()
     try:
         con.execute(f"attach '{left}' as l (read_only)")

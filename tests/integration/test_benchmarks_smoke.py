@@ -12,12 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.slow
 def test_benchmark_command_writes_results(tmp_path: Path) -> None:
     out = tmp_path / "RESULTS.md"
     argv = [sys.executable, "-m", "benchmarks.run", "--sizes", "3k", "--days", "2", "--quick"]
@@ -36,25 +33,3 @@ def test_benchmark_command_writes_results(tmp_path: Path) -> None:
     assert set(data["sizes"]["3k"]["daily"]) == {"new_day", "empty_day", "nothing_new"}
     assert "| 3k: one new day < 15 s |" in text and "| 3k: empty day < 8 s |" in text
     assert data["impressions"]["heavy_rows"] == 10_000
-
-
-def test_targets_compare_against_the_limits() -> None:
-    from benchmarks.run import targets
-
-    def result(botmeter_s: float, duckdb_s: float, new_day_s: float) -> dict:
-        e2e = {
-            "events": 1_000_000,
-            "botmeter": {"wall_s": botmeter_s, "sessions": 5, "tree_peak_mb": 900},
-            "duckdb": {"wall_s": duckdb_s},
-            "sessions_equal": True,
-            "ratio_to_duckdb": round(botmeter_s / duckdb_s, 2),
-        }
-        daily = {"new_day": {"wall_s": new_day_s}, "empty_day": {"wall_s": 3.0}}
-        return {"sizes": {"1M": {"end_to_end": e2e, "daily": daily}}}
-
-    rows = targets(result(20.0, 5.0, 9.0))
-    assert any("4.00x" in r and r.endswith("**met** |") for r in rows)
-    assert any("one new day" in r and r.endswith("**met** |") for r in rows)
-    rows = targets(result(30.0, 5.0, 16.0))
-    assert any("6.00x" in r and r.endswith("**NOT met** |") for r in rows)
-    assert any("one new day" in r and r.endswith("**NOT met** |") for r in rows)

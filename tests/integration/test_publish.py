@@ -20,8 +20,6 @@ from botmeter.pipeline import RunError, run_pipeline
 from tests._serving import build_small_warehouse, run_full
 from tools import docs_gen
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):

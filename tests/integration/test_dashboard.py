@@ -28,7 +28,6 @@ FLAGS = [
 ]
 
 pytestmark = [
-    pytest.mark.slow,
     pytest.mark.skipif(
         not CHROMIUM.exists(), reason="/usr/bin/chromium is absent (apt-get install -y chromium)"
     ),
@@ -160,7 +159,7 @@ def test_dashboard_renders_with_charts_and_mart_numbers(page, tmp_path):
     assert names and all(name in text for name in names)
     assert not any(t in text for t in ("marts.", "reporting.", "rpt_", "fct_", "agg_"))
 
-    shots = Path(__file__).resolve().parents[1] / "target" / "screenshots"
+    shots = Path(__file__).resolve().parents[2] / "target" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     shot = shots / "dashboard.png"  # a screenshot, kept for looking at by hand
     subprocess.run(

@@ -16,8 +16,6 @@ from tests.pipeline_helpers import dbt
 
 DAYS = [dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(6)]
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):

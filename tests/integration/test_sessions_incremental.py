@@ -219,7 +219,12 @@ def _normalise(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 def test_sessions_match_oracle(warehouses):
     events = staged_events(warehouses["full"])
     expected = _normalise(oracle.sessions(events), SESSION_COLUMNS)
-    actual = _normalise(read_table(warehouses["full"], "fct_sessions"), SESSION_COLUMNS)
+    # The bot's name and version are the bot dimension's, as the report shows them.
+    labels = read_table(warehouses["full"], "rpt_sessions")[
+        ["session_id", "bot_name", "bot_version"]
+    ]
+    sessions = read_table(warehouses["full"], "fct_sessions").merge(labels, on="session_id")
+    actual = _normalise(sessions, SESSION_COLUMNS)
     assert len(actual) > 50
     # The data hits the edge cases it was built for.
     assert (expected["channel_count"] > 1).any()

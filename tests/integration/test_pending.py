@@ -20,8 +20,6 @@ from tests.pipeline_helpers import event, write_landing
 
 DAYS = [dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(4)]
 
-pytestmark = pytest.mark.slow
-
 
 def _events(day: dt.date, n: int = 3) -> list[dict]:
     return [event(f"{day}-{i}", "message", f"{day}T10:0{i}:00Z") for i in range(n)]

@@ -38,7 +38,6 @@ ARGS = [
 ]
 
 pytestmark = [
-    pytest.mark.slow,
     pytest.mark.skipif(
         not CHROMIUM.exists(), reason="/usr/bin/chromium is absent (apt-get install chromium)"
     ),

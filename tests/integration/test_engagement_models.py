@@ -24,9 +24,7 @@ from assets.kpi_definitions import load_kpi_definitions, validate_kpi_config
 from tests import oracle
 from tests.pipeline_helpers import dbt, land, write_landing
 
-pytestmark = pytest.mark.slow
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DBT = Path(sys.executable).with_name("dbt")
 
 # Every table whose content must not depend on the history of runs (int_engagement_days_changed

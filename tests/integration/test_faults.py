@@ -32,8 +32,6 @@ BOTMETER = Path(sys.executable).with_name("botmeter")
 START = dt.date(2024, 3, 1)
 DAYS = 7
 
-pytestmark = pytest.mark.slow
-
 
 def _env(tmp: Path) -> dict[str, str]:
     return {"PATH": "/usr/bin:/bin", "HOME": str(tmp)}

@@ -29,8 +29,6 @@ from tests.app_fixtures import (  # noqa: F401  (fixtures)
     sql,
 )
 
-pytestmark = pytest.mark.slow  # the shared warehouse is built by the real pipeline
-
 
 @pytest.fixture(scope="module")
 def client(published):

@@ -19,8 +19,6 @@ from botmeter.report import ReportError, build_report, default_range
 from botmeter.report.formats import to_csv, to_json, to_text
 from tests._serving import build_small_warehouse
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):

@@ -21,8 +21,6 @@ from tests.app_fixtures import (  # noqa: F401  (fixtures)
     sql,
 )
 
-pytestmark = pytest.mark.slow
-
 TOKEN_A = "tok-a-0123456789abcdef"
 TOKEN_B = "tok-b-fedcba9876543210"
 PAGES = ("/sessions", "/sessions/data", "/usage", "/intents", "/apis", "/kpis")
