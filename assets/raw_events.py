@@ -80,6 +80,11 @@ def raw_events(
             for name, reason in result.skipped:
                 context.log.warning(f"{result.arrival_date}: skipped {name}: {reason}")
         earlier = count_earlier_duplicates(con, dates)
+        for day in sorted(d for d, n in earlier.items() if n):
+            context.log.info(
+                f"{day}: {earlier[day]} events already delivered on an earlier arrival date "
+                "(staging keeps the earliest copy)"
+            )
         if config.full_refresh:
             for day in remove_dates(con, dates, rules, checks):
                 context.log.info(f"emptied {day}: no arrival folder in this full refresh")

@@ -8,7 +8,10 @@ channels as (
 ),
 
 sessions as (
-    select session_id, session_date from {{ ref('fct_sessions') }}
+    select
+        session_id,
+        session_date
+    from {{ ref('fct_sessions') }}
 ),
 
 final as (

@@ -24,7 +24,9 @@ latest as (
         {{ first_by("bot_name", ["is_earlier", "valid_from"]) }} as bot_name,
         {{ first_by("bot_version", ["is_earlier", "valid_from"]) }} as bot_version
     from (
-        select *, valid_to is not null as is_earlier
+        select
+            *,
+            valid_to is not null as is_earlier
         from versions
     ) as ordered_versions
     group by account_id, bot_id

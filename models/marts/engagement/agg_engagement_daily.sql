@@ -52,7 +52,7 @@ engaged as (
         on scoped_impressions.account_id = scoped_starts.account_id
             and scoped_impressions.bot_id = scoped_starts.bot_id
             and scoped_impressions.customer_id = scoped_starts.customer_id
-            and scoped_starts.occurred_at >= scoped_impressions.impression_at
+            and scoped_impressions.impression_at <= scoped_starts.occurred_at
             and scoped_starts.occurred_at
             < {{ engagement_impression_window_end('scoped_impressions.impression_at') }}
 ),

@@ -42,7 +42,9 @@ classified as (
     select
         *,
         coalesce(is_fallback, false)
-        or intent in ({{ engagement_string_literals(var('fallback_intents')) }}) as is_fallback_match,
+        or intent in (
+            {{ engagement_string_literals(var('fallback_intents')) }}
+        ) as is_fallback_match,
         confidence < {{ var('low_confidence_threshold') }} as is_low_confidence
     from intent_events_in_sessions
 ),

@@ -17,7 +17,7 @@ units as (
     -- only the counts of the loaded configuration
     select
         counts.kpi_name,
-        counts.kpi_date as kpi_date,
+        counts.kpi_date,
         counts.account_id,
         counts.bot_id,
         counts.channel,

@@ -10,17 +10,21 @@
     with an event of a changed session key) are recounted from the already-updated bridge and
     ticket marts. -#}
 
+-- depends_on: {{ ref('int_events_sessionized') }}
+
 with
 
 conversations as (
     select * from {{ ref('int_conversations') }}
 ),
 
-events as (
-    select distinct conversation_id
-    from {{ ref('int_events_sessionized') }}
-    where conversation_id is not null
-),
+{% if is_incremental() %}
+    touched as (
+        select distinct conversation_id
+        from {{ ref('int_events_sessionized') }}
+        where conversation_id is not null
+    ),
+{% endif %}
 
 bridge as (
     select * from {{ ref('bridge_session_conversations') }}
@@ -34,7 +38,7 @@ scoped_conversations as (
     select conversations.*
     from conversations
     {% if is_incremental() %}
-        inner join events on conversations.conversation_id = events.conversation_id
+        inner join touched on conversations.conversation_id = touched.conversation_id
     {% endif %}
 ),
 
