@@ -24,13 +24,15 @@ PY = sys.executable
 BOTMETER = str(Path(PY).with_name("botmeter"))
 DAYS = 30
 FIRST_DAY = dt.date(2024, 3, 1)
-SECTIONS = ("end-to-end", "daily", "startup", "impressions")
+SECTIONS = ("end-to-end", "daily", "app", "startup", "impressions")
 # Targets (issue 18): botmeter's full build against the bare DuckDB core job, by size.
 RATIO_TARGETS = {1_000_000: 5.0, 10_000_000: 2.5}
 FULL_BUILD_10M_S = 180.0
 MEMORY_MB = 4096.0
 NEW_DAY_S = 15.0
 EMPTY_DAY_S = 8.0
+FIRST_RENDER_S = 1.0  # issue 21: the usage app on the 10M warehouse
+FILTER_P95_S = 0.3
 
 
 def parse_size(text: str) -> int:
@@ -138,6 +140,13 @@ class Bench:
         out["nothing_new"] = self.botmeter_run("botmeter run (nothing new)", landing, warehouse)
         return out
 
+    def app(self, warehouse: Path) -> dict:
+        """The usage app on the built warehouse: first render of each page, then filter
+        changes by 10 concurrent users (benchmarks/app_load.py)."""
+        argv = [PY, "-m", "benchmarks.app_load", "--warehouse", str(warehouse)]
+        res = self.measure("usage app (first render, 10 users)", argv)
+        return {**self.figures(res), **res.json_payload()}
+
     def startup(self) -> dict:
         """The fixed cost: a full build of a landing with a handful of events."""
         landing = self.landing(20, 1)
@@ -168,6 +177,8 @@ class Bench:
                 result["end_to_end"], run_dir, warehouse = self.end_to_end(size, self.args.days)
                 if "daily" not in skip:
                     result["daily"] = self.daily(run_dir, warehouse, self.args.days, size)
+                if "app" not in skip:
+                    result["app"] = self.app(warehouse)
                 if not self.args.keep:
                     shutil.rmtree(run_dir, ignore_errors=True)
             self.results["sizes"][fmt_size(size)] = result
@@ -211,6 +222,14 @@ def targets(results: dict) -> list[str]:
                         f"{verdict(new < NEW_DAY_S)} |")  # fmt: skip
             rows.append(f"| {name}: empty day < {EMPTY_DAY_S:.0f} s | {empty:.1f} s | "
                         f"{verdict(empty < EMPTY_DAY_S)} |")  # fmt: skip
+        app = size.get("app")
+        if app:
+            first, p95 = app["first_render_max_s"], app["filter_change_p95_s"]
+            rows.append(f"| {name}: app first render < {FIRST_RENDER_S:.0f} s (slowest page) | "
+                        f"{first:.3f} s | {verdict(first < FIRST_RENDER_S)} |")  # fmt: skip
+            rows.append(f"| {name}: app filter change p95 < {FILTER_P95_S * 1000:.0f} ms "
+                        f"({app['users']} users) | {p95 * 1000:.0f} ms | "
+                        f"{verdict(p95 < FILTER_P95_S)} |")  # fmt: skip
     return rows
 
 
@@ -255,7 +274,20 @@ def render(results: dict) -> str:
         for name, size in results["sizes"].items()
         for key, figs in size.get("daily", {}).items()
     ]
-    out += [*table(rows, ["size", "run", "wall_s", "cpu_s", "tree_peak_mb"]), "", "## startup", ""]
+    out += [*table(rows, ["size", "run", "wall_s", "cpu_s", "tree_peak_mb"]), "", "## app", ""]
+    out += [
+        "`botmeter serve` on the published file: the first request of each page after start,",
+        "then filter changes (random range, bot, channel) by concurrent users.",
+        "",
+    ]
+    rows = [
+        {"size": name, **{k: v for k, v in size["app"].items() if not isinstance(v, dict)}}
+        for name, size in results["sizes"].items()
+        if size.get("app")
+    ]
+    app_columns = ["size", "ready_s", "first_render_max_s", "users", "requests",
+                   "filter_change_p50_s", "filter_change_p95_s", "requests_per_s"]  # fmt: skip
+    out += [*table(rows, app_columns), "", "## startup", ""]
     if results.get("startup"):
         s = results["startup"]
         out.append(f"Full build of a 20-event landing: {s['wall_s']:.1f} s wall, "

@@ -32,4 +32,8 @@ def test_benchmark_command_writes_results(tmp_path: Path) -> None:
     assert e2e["botmeter"]["sessions"] == e2e["duckdb"]["sessions"] == e2e["pandas"]["sessions"] > 0
     assert set(data["sizes"]["3k"]["daily"]) == {"new_day", "empty_day", "nothing_new"}
     assert "| 3k: one new day < 15 s |" in text and "| 3k: empty day < 8 s |" in text
+    app = data["sizes"]["3k"]["app"]
+    assert set(app["first_render_s"]) >= {"/sessions", "/usage", "/intents", "/apis", "/kpis"}
+    assert app["requests"] == app["users"] * 20 and app["users"] == 10
+    assert "| 3k: app filter change p95 < 300 ms (10 users) |" in text
     assert data["impressions"]["heavy_rows"] == 10_000

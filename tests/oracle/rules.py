@@ -323,6 +323,7 @@ FLOAT_COLUMNS = {
     "latency_p99",
     "latency_max",
     "containment_rate",
+    "engagement_rate",
     "escalation_rate",
 }
 
@@ -641,6 +642,7 @@ def _impression_rows(events: list[Event], window_hours: float) -> list[dict[str,
                     "customer_id": key[2],
                     "page_url": key[3],
                     "impression_at": event["occurred_at"],
+                    "channel": event["channel"],
                 }
             )
     return rows
@@ -679,6 +681,54 @@ def impressions_daily(events: Any, window_hours: float = DEFAULT_WINDOW_HOURS) -
         row["unique_impressions"] = unique
         rows.append(row)
     return _frame(rows, keys + ["impressions", "unique_impressions"], keys)
+
+
+def engagement_daily(events: Any, window_hours: float = DEFAULT_WINDOW_HOURS) -> pd.DataFrame:
+    """Per (event_date, account_id, bot_id, channel): unique impressions, those engaged (their
+    visitor started a conversation with the bot within the impression's window, end
+    exclusive), the rate engaged / unique, and conversations started there."""
+    events = normalize_events(events)
+    window = timedelta(hours=window_hours)
+    starts_by_visitor: dict[tuple[Any, ...], list[datetime]] = defaultdict(list)
+    keys = ["event_date", "account_id", "bot_id", "channel"]
+    counts: dict[tuple[Any, ...], dict[str, int]] = defaultdict(
+        lambda: {"unique_impressions": 0, "engaged_impressions": 0, "conversations_started": 0}
+    )
+    for event in events:
+        if event["event_type"] == CONVERSATION_STARTED:
+            visitor = (event["account_id"], event["bot_id"], event["customer_id"])
+            starts_by_visitor[visitor].append(event["occurred_at"])
+            key = (event["occurred_at"].date(), *visitor[:2], event["channel"])
+            counts[key]["conversations_started"] += 1
+    for row in _impression_rows(events, window_hours):
+        if not row["is_unique"]:
+            continue
+        key = (row["impression_at"].date(), row["account_id"], row["bot_id"], row["channel"])
+        counts[key]["unique_impressions"] += 1
+        visitor = (row["account_id"], row["bot_id"], row["customer_id"])
+        start, end = row["impression_at"], row["impression_at"] + window
+        if row["customer_id"] is not None and any(
+            start <= at < end for at in starts_by_visitor.get(visitor, ())
+        ):
+            counts[key]["engaged_impressions"] += 1
+    rows = []
+    for key, figures in counts.items():
+        rows.append(
+            {
+                **dict(zip(keys, key, strict=True)),
+                **figures,
+                "engagement_rate": _share(
+                    figures["engaged_impressions"], figures["unique_impressions"]
+                ),
+            }
+        )
+    columns = keys + [
+        "unique_impressions",
+        "engaged_impressions",
+        "engagement_rate",
+        "conversations_started",
+    ]
+    return _frame(rows, columns, keys)
 
 
 # --------------------------------------------------------------------------------------
