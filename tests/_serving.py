@@ -27,6 +27,17 @@ def build_small_warehouse(
     return landing, warehouse, settings.published_path(warehouse=warehouse)
 
 
+_SHARED: dict[str, tuple[Path, Path, Path]] = {}
+
+
+def shared_small_warehouse(tmp_path_factory) -> tuple[Path, Path, Path]:
+    """One `build_small_warehouse` per test process, for the modules that only read it (the
+    report and the dashboard tests): a pipeline build is the suite's costliest step."""
+    if "built" not in _SHARED:
+        _SHARED["built"] = build_small_warehouse(tmp_path_factory.mktemp("small_warehouse"))
+    return _SHARED["built"]
+
+
 def run_full(landing: Path, warehouse: Path) -> list[str]:
     """`botmeter run --full-refresh`, in this process; DAGSTER_HOME is the warehouse's own
     instance (restored afterwards, so tests do not leak it)."""

@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_benchmark_command_writes_results(tmp_path: Path) -> None:
     out = tmp_path / "RESULTS.md"
+    # the startup section is one more `botmeter run` of the same code path: left out here
     argv = [sys.executable, "-m", "benchmarks.run", "--sizes", "3k", "--days", "2", "--quick"]
+    argv += ["--skip", "startup"]
     argv += ["--workdir", str(tmp_path / "work"), "--out", str(out)]
     proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -37,3 +39,4 @@ def test_benchmark_command_writes_results(tmp_path: Path) -> None:
     assert app["requests"] == app["users"] * 20 and app["users"] == 10
     assert "| 3k: app filter change p95 < 300 ms (10 users) |" in text
     assert data["impressions"]["heavy_rows"] == 10_000
+    assert "startup" not in data

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from botmeter.report import build_report
-from tests._serving import build_small_warehouse
+from tests._serving import shared_small_warehouse
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -39,8 +39,7 @@ def page(tmp_path_factory):
     """The dashboard the pipeline itself wrote beside the published file."""
     from botmeter import settings
 
-    root = tmp_path_factory.mktemp("dashboard")
-    _, _, published = build_small_warehouse(root)
+    _, _, published = shared_small_warehouse(tmp_path_factory)
     report = build_report(published)
     html_file = settings.dashboard_path(published)
     return published, report, html_file, html_file

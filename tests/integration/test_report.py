@@ -17,12 +17,12 @@ import pytest
 from botmeter.cli import main
 from botmeter.report import ReportError, build_report, default_range
 from botmeter.report.formats import to_csv, to_json, to_text
-from tests._serving import build_small_warehouse
+from tests._serving import shared_small_warehouse
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    return build_small_warehouse(tmp_path_factory.mktemp("report"))
+    return shared_small_warehouse(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
