@@ -112,10 +112,10 @@ def test_a_changed_kpi_configuration_builds(copy, tmp_path, monkeypatch):
     config = yaml.safe_load(settings.DEFAULT_KPI_CONFIG.read_text())
     config["kpis"].append(
         {
-            "name": "ticket_sessions",
-            "description": "Sessions with a ticket.",
+            "name": "messaging_sessions",
+            "description": "Sessions with a message.",
             "grain": "day",
-            "numerator": {"count": "sessions", "where": {"event_type": "ticket_created"}},
+            "numerator": {"count": "sessions", "where": {"event_type": "message"}},
         }
     )
     path = tmp_path / "kpis.yml"
@@ -123,6 +123,19 @@ def test_a_changed_kpi_configuration_builds(copy, tmp_path, monkeypatch):
     monkeypatch.setenv(settings.KPI_CONFIG_ENV, str(path))
     pending = find_pending(warehouse, landing)
     assert pending.build == ["config/kpis.yml changed"] and not pending.land
+
+    # a plain run builds it and publishes the new KPI; then nothing is pending
+    from botmeter.pipeline import run_pipeline
+
+    monkeypatch.setenv("DAGSTER_HOME", str(warehouse.parent / ".dagster-test"))
+    run_pipeline(landing, warehouse, echo=lambda line: None)
+    published = settings.published_path(warehouse=warehouse)
+    with duckdb.connect(str(published), read_only=True) as con:
+        rows = con.execute(
+            "select sum(numerator) from marts.agg_kpis_daily where kpi_name = 'messaging_sessions'"
+        ).fetchone()
+    assert rows[0] == len(DAYS)  # one session a day
+    assert find_pending(warehouse, landing).nothing
 
 
 def test_a_changed_rule_var_builds(copy, tmp_path, monkeypatch):
