@@ -255,3 +255,28 @@ if __name__ == "__main__":
     SNAPSHOT.parent.mkdir(exist_ok=True)
     SNAPSHOT.write_text(json.dumps(_asset_graph(), indent=2) + "\n")
     print(f"wrote {SNAPSHOT}")
+
+
+def test_landing_freshness_is_measured_by_dagster_and_dbt_from_the_landing_time():
+    """Issue 17, item 7: the hand-written check took the arrival *date* as the age's origin
+    and reported "-6.9 h old". Freshness is now Dagster's own policy on raw/events (the age of
+    its last materialization) and dbt's source freshness on `landed_at`, both a lag after a
+    real timestamp, with the lag declared once (var max_landing_lag_hours)."""
+    import datetime as dt
+
+    from assets.raw_events import RAW_EVENTS_KEY, raw_events
+    from botmeter.settings import load_rules
+
+    lag = dt.timedelta(hours=load_rules().max_landing_lag_hours)
+    policy = raw_events.get_asset_spec(RAW_EVENTS_KEY).freshness_policy
+    assert policy is not None
+    windows = [policy.warn_window, policy.fail_window]
+    assert [dt.timedelta(days=w.days, seconds=w.seconds) for w in windows] == [
+        lag,
+        lag + dt.timedelta(days=1),
+    ]
+    sources = yaml.safe_load((PROJECT_ROOT / "models" / "_sources.yml").read_text())
+    raw = next(s for s in sources["sources"] if s["name"] == "raw")
+    assert raw["loaded_at_field"] == "landed_at"
+    assert "max_landing_lag_hours" in raw["freshness"]["warn_after"]["count"]
+    assert not list((PROJECT_ROOT / "checks").glob("*fresh*.py"))
