@@ -91,6 +91,10 @@ class LandingError(Exception):
     """A landing folder or file cannot be used at all (as opposed to a bad line)."""
 
 
+# The checksum of a date without rows (see `land_partition`: rows:sum of row hashes).
+EMPTY_CHECKSUM = "0:0"
+
+
 @dataclass(frozen=True)
 class LandingResult:
     arrival_date: dt.date
@@ -790,7 +794,8 @@ def land_partition(
                 [day],
             ).fetchone()
             replaced = _replaced_rows(con, day, previous, checksum)
-            changed = previous is None or checksum != previous.checksum
+            # A date never landed before had no rows: an empty new folder changes nothing.
+            changed = checksum != (previous.checksum if previous else EMPTY_CHECKSUM)
             by_reason = dict(
                 con.execute(
                     "select reason, count(*) from raw.quarantine where arrival_date = ? "

@@ -66,6 +66,26 @@ def test_a_new_warehouse_lands_every_day_in_one_range_and_builds(built, tmp_path
     assert request.run_key  # the sensor launches the same pending state once
 
 
+def test_an_empty_arrival_day_is_landed_without_a_build(copy, monkeypatch):
+    """An empty new folder is landed (recorded, the volume check warns) and then nothing is
+    pending: it changes no row, so no model is built for it."""
+    from botmeter.pipeline import run_pipeline
+
+    landing, warehouse = copy
+    empty_day = DAYS[-1] + dt.timedelta(days=1)
+    (landing / "events" / empty_day.isoformat()).mkdir()
+    pending = find_pending(warehouse, landing)
+    assert (
+        pending.land == [empty_day]
+        and not pending.build
+        and not pending.may_change_rows(empty_day, empty_day)
+    )
+    monkeypatch.setenv("DAGSTER_HOME", str(warehouse.parent / ".dagster-test"))
+    lines = run_pipeline(landing, warehouse, echo=lambda line: None)
+    assert len([line for line in lines if line.startswith("checks:")]) == 1  # one run
+    assert find_pending(warehouse, landing).nothing
+
+
 def test_a_rewrite_with_the_same_size_and_time_is_noticed(copy):
     """The fingerprint is the content: a file rewritten with other bytes of the same length
     and its modification time put back is still a change (issue 19, item 7)."""

@@ -429,6 +429,11 @@ def test_events_checksum_tells_a_relanded_day_from_a_changed_one(tmp_path):
     (landing / "events" / DAY.isoformat() / "part-000.jsonl").unlink()
     assert land_checksum() == ("0:0", True)
     assert land_checksum() == ("0:0", False)  # still empty
+    empty_day = DAY + dt.timedelta(days=5)
+    (landing / "events" / empty_day.isoformat()).mkdir()
+    result = land_partition(con, landing, empty_day)
+    # a new date without rows changes no row: no build (the benchmark's empty day built)
+    assert (result.accepted, result.has_changed_rows) == (0, False)
 
 
 def test_events_replaced_counts_rows_the_previous_landing_had_and_this_one_lacks(tmp_path):
