@@ -107,7 +107,8 @@ def _landed(con: duckdb.DuckDBPyConnection) -> dict[dt.date, tuple]:
     return {r[0]: r[1:] for r in rows}
 
 
-def _known_files(con: duckdb.DuckDBPyConnection, day: dt.date) -> dict[str, tuple[FileStat, str]]:
+def known_files(con: duckdb.DuckDBPyConnection, day: dt.date) -> dict[str, tuple[FileStat, str]]:
+    """name -> (stat, sha-256) of the day's landed files: what a folder is compared with."""
     rows = con.execute(
         "select file_name, size_bytes, mtime_ns, ctime_ns, inode, content_sha256 "
         "from raw.landing_files where arrival_date = ? and is_landed",
@@ -153,7 +154,7 @@ def _landing(
                 pending.rowless.add(day)
         else:
             files, landed_contract, passed = landed[day]
-            known = _known_files(con, day)
+            known = known_files(con, day)
             if folder_fingerprint(entries, known) != files:
                 reason = "files changed"
             elif landed_contract != contract:

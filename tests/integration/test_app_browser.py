@@ -18,6 +18,7 @@ import uvicorn
 
 from botmeter.app import create_app
 from botmeter.settings import PROJECT_ROOT
+from tests._browser import CHROMIUM, CHROMIUM_FLAGS, requires_chromium
 from tests.app_fixtures import (  # noqa: F401  (fixtures)
     accounts_by_size,
     data_bounds,
@@ -26,22 +27,9 @@ from tests.app_fixtures import (  # noqa: F401  (fixtures)
     sql,
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = PROJECT_ROOT / "target" / "screenshots"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
-pytestmark = [
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="/usr/bin/chromium is absent (apt-get install chromium)"
-    ),
-]
+pytestmark = [requires_chromium]
 
 
 def _free_port() -> int:
@@ -75,7 +63,7 @@ def browser_page(server):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         context = browser.new_context(
             viewport={"width": 1360, "height": 900}, accept_downloads=True
         )

@@ -14,24 +14,12 @@ import duckdb
 import pytest
 
 from botmeter.report import build_report
+from tests._browser import CHROMIUM, CHROMIUM_FLAGS, requires_chromium
 from tests._serving import shared_small_warehouse
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+FLAGS = ["--headless", *CHROMIUM_FLAGS]
 
-pytestmark = [
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="/usr/bin/chromium is absent (apt-get install -y chromium)"
-    ),
-]
+pytestmark = [requires_chromium]
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,6 @@ import pytest
 
 import assets.landing as landing_module
 from assets.landing import (
-    FileStat,
     LandingError,
     count_earlier_duplicates,
     folder_fingerprint,
@@ -28,6 +27,7 @@ from assets.landing import (
     scan_folder,
 )
 from botmeter.settings import load_check_settings, load_rules
+from orchestration.pending import known_files
 from tests.pipeline_helpers import event, write_landing
 
 DAY = dt.date(2022, 3, 10)
@@ -41,16 +41,6 @@ def day_folder(landing: Path, day: dt.date = DAY) -> Path:
 
 def jsonl(*events: dict) -> bytes:
     return "".join(json.dumps(e) + "\n" for e in events).encode()
-
-
-def known_files(con: duckdb.DuckDBPyConnection, day: dt.date) -> dict:
-    """name -> (stat, sha-256) of the day's landed files, as `botmeter run` reads them."""
-    rows = con.execute(
-        "select file_name, size_bytes, mtime_ns, ctime_ns, inode, content_sha256 "
-        "from raw.landing_files where arrival_date = ? and is_landed",
-        [day],
-    ).fetchall()
-    return {name: (FileStat(*stat), sha) for name, *stat, sha in rows}
 
 
 def audit_fingerprint(con: duckdb.DuckDBPyConnection, day: dt.date) -> str:
