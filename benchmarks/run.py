@@ -24,7 +24,7 @@ PY = sys.executable
 BOTMETER = str(Path(PY).with_name("botmeter"))
 DAYS = 30
 FIRST_DAY = dt.date(2024, 3, 1)
-SECTIONS = ("end-to-end", "daily", "app", "startup", "impressions")
+SECTIONS = ("end-to-end", "daily", "app", "startup", "impressions", "spark")
 # Targets (issue 18): botmeter's full build against the bare DuckDB core job, by size.
 RATIO_TARGETS = {1_000_000: 5.0, 10_000_000: 2.5}
 FULL_BUILD_10M_S = 180.0
@@ -90,8 +90,11 @@ class Bench:
         argv += ["--days", str(days), "--scale", str(per_day), "--seed", str(self.args.seed)]
         self.measure(f"generate {out.name}", argv)
 
-    def botmeter_run(self, label: str, landing: Path, warehouse: Path) -> dict:
+    def botmeter_run(
+        self, label: str, landing: Path, warehouse: Path, engine: str = "duckdb"
+    ) -> dict:
         argv = [BOTMETER, "run", "--warehouse", str(warehouse), "--landing", str(landing)]
+        argv += ["--engine", engine]
         return self.figures(self.measure(label, argv))
 
     def core_job(self, impl: str, landing: Path) -> dict:
@@ -154,6 +157,23 @@ class Bench:
         shutil.rmtree(run_dir, ignore_errors=True)
         return self.botmeter_run("botmeter run (20 events)", landing, run_dir / "warehouse.duckdb")
 
+    def spark(self, size: int, days: int) -> dict:
+        """The same full build with the models on local Spark (local[2], docs/spark.md), and
+        the fixed cost of a Spark build of a 20-event landing."""
+        out = {}
+        for label, landing in (("20 events", self.landing(20, 1)), (fmt_size(size), None)):
+            landing = landing or self.landing(size, days)
+            run_dir = self.work / f"run-spark-{label.replace(' ', '-')}"
+            shutil.rmtree(run_dir, ignore_errors=True)
+            warehouse = run_dir / "warehouse.duckdb"
+            key = "startup" if landing.name.startswith("landing-20-") else "full_build"
+            out[key] = self.botmeter_run(f"botmeter run --engine spark ({label})", landing,
+                                         warehouse, engine="spark")  # fmt: skip
+            out[key]["sessions"] = self.sessions(warehouse)
+            if not self.args.keep:
+                shutil.rmtree(run_dir, ignore_errors=True)
+        return out
+
     def impressions(self) -> dict:
         argv = [PY, "-m", "benchmarks.impressions"]
         if self.args.quick:
@@ -181,7 +201,17 @@ class Bench:
                     result["app"] = self.app(warehouse)
                 if not self.args.keep:
                     shutil.rmtree(run_dir, ignore_errors=True)
-            self.results["sizes"][fmt_size(size)] = result
+            name = fmt_size(size)
+            result = {**self.results["sizes"].get(name, {}), **result}
+            if "spark" not in skip:
+                result["spark"] = self.spark(size, self.args.days)
+                counts = {
+                    "duckdb": result.get("end_to_end", {}).get("botmeter", {}).get("sessions"),
+                    "spark": result["spark"]["full_build"]["sessions"],
+                }
+                if counts["duckdb"] is not None and counts["duckdb"] != counts["spark"]:
+                    raise SystemExit(f"session counts differ: {counts}")
+            self.results["sizes"][name] = result
         if "startup" not in skip:
             self.results["startup"] = self.startup()
         if "impressions" not in skip:
@@ -292,6 +322,20 @@ def render(results: dict) -> str:
         s = results["startup"]
         out.append(f"Full build of a 20-event landing: {s['wall_s']:.1f} s wall, "
                    f"{s['cpu_s']:.1f} CPU s, {s['tree_peak_mb']} MB.")  # fmt: skip
+    out += ["", "## spark", ""]
+    out += [
+        "`botmeter run --engine spark` (dbt-spark session mode, local[2], docs/spark.md)",
+        "on the end-to-end landing, and on a 20-event landing for the fixed cost.",
+        "",
+    ]
+    rows = []
+    for name, size in results["sizes"].items():
+        if "botmeter" in size.get("end_to_end", {}):
+            rows.append({"size": name, "engine": "duckdb", **size["end_to_end"]["botmeter"]})
+        for key, label in (("full_build", name), ("startup", "20 events")):
+            if key in size.get("spark", {}):
+                rows.append({"size": label, "engine": "spark", **size["spark"][key]})
+    out += table(rows, ["size", "engine", "wall_s", "cpu_s", "tree_peak_mb", "sessions"])
     out += ["", "## impressions", ""]
     if results.get("impressions"):
         out.append("```json\n" + json.dumps(results["impressions"], indent=2) + "\n```")
@@ -313,11 +357,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workdir", default="/tmp/botmeter-bench")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
     p.add_argument("--keep", action="store_true", help="keep the built warehouses")
+    p.add_argument("--merge", action="store_true",
+                   help="add these figures to the existing RESULTS.json")  # fmt: skip
     args = p.parse_args(argv)
     unknown = set(args.skip) - set(SECTIONS)
     if unknown:
         p.error(f"unknown sections {sorted(unknown)}; sections: {', '.join(SECTIONS)}")
-    results = Bench(args).run()
+    bench = Bench(args)
+    previous = args.out.with_suffix(".json")
+    if args.merge and previous.exists():
+        kept = json.loads(previous.read_text())
+        bench.results = {**kept, "sizes": kept.get("sizes", {}),
+                         "argv": kept.get("argv", []) + ["+", *sys.argv[1:]]}  # fmt: skip
+    results = bench.run()
     args.out.write_text(render(results))
     args.out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"[bench] wrote {args.out}")

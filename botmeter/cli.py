@@ -37,7 +37,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     landing, warehouse = _paths(args)
     try:
-        lines = run_pipeline(landing, warehouse, args.start, args.end, args.full_refresh)
+        lines = run_pipeline(
+            landing, warehouse, args.start, args.end, args.full_refresh, engine=args.engine
+        )
     except RunError as exc:
         raise CliError(str(exc)) from None
     for line in lines:
@@ -268,6 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--end", type=_date, help="land again up to this arrival date")
     run.add_argument(
         "--full-refresh", action="store_true", help="land every folder again, rebuild every model"
+    )
+    run.add_argument(
+        "--engine",
+        choices=settings.ENGINES,
+        help=f"build the models on this engine (default ${settings.ENGINE_ENV} or duckdb; "
+        "spark: docs/spark.md)",
     )
     run.set_defaults(func=cmd_run)
 

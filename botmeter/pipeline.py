@@ -85,10 +85,11 @@ def run_pipeline(
     end: dt.date | None = None,
     full_refresh: bool = False,
     echo=None,
+    engine: str | None = None,
 ) -> list[str]:
     """Land, build and publish what is pending (or `start..end`, or everything with
-    `full_refresh`). Progress goes to `echo` as it happens; returns the closing lines.
-    Raises RunError with a one-line cause."""
+    `full_refresh`), the models built on `engine` (settings.engine). Progress goes to `echo`
+    as it happens; returns the closing lines. Raises RunError with a one-line cause."""
     echo = echo or (lambda line: print(line, file=sys.stderr, flush=True))
     from assets.landing import LandingError, events_root
     from orchestration.resources import (
@@ -100,6 +101,9 @@ def run_pipeline(
     try:  # before anything is written: a bad configuration must not touch data
         settings.validate_configuration()
         settings.check_paths(warehouse, landing)
+        engine = settings.engine(engine)
+        if engine == "spark":
+            settings.spark_dbt_executable()
     except settings.ConfigError as exc:
         raise RunError(str(exc)) from None
     if not events_root(landing).is_dir():
@@ -108,7 +112,7 @@ def run_pipeline(
         )
     try:
         with run_lock(warehouse):
-            return _run_pending(landing, warehouse, start, end, full_refresh, echo)
+            return _run_pending(landing, warehouse, start, end, full_refresh, echo, engine)
     except (WarehouseLockedError, WarehouseCorruptError, LandingError) as exc:
         raise RunError(str(exc)) from None
     except RunError:
@@ -128,7 +132,7 @@ def _log_path(warehouse: Path) -> Path:
     return warehouse.parent / "logs" / "botmeter_run.log"
 
 
-def _run_pending(landing, warehouse, start, end, full_refresh, echo) -> list[str]:
+def _run_pending(landing, warehouse, start, end, full_refresh, echo, engine) -> list[str]:
     defs = _definitions(warehouse)
     from orchestration.dbt import botmeter_dbt_models
     from orchestration.jobs import next_run_request
@@ -152,7 +156,7 @@ def _run_pending(landing, warehouse, start, end, full_refresh, echo) -> list[str
                 break
             for line in pending.describe():
                 echo(line)
-            result = _execute(defs, instance, request, landing, warehouse, log_path)
+            result = _execute(defs, instance, request, landing, warehouse, log_path, engine)
             done.append(_check_summary(result))
             if not result.success:
                 raise RunError(f"{_first_failure(result)} (log: {log_path})")
@@ -165,7 +169,7 @@ def _run_pending(landing, warehouse, start, end, full_refresh, echo) -> list[str
     return [*done, f"published: {published}"]
 
 
-def _execute(defs, instance, request, landing: Path, warehouse: Path, log_path: Path):
+def _execute(defs, instance, request, landing: Path, warehouse: Path, log_path: Path, engine: str):
     job = defs.resolve_job_def(request.job_name)
     run_config = {
         **(request.run_config or {}),
@@ -175,6 +179,7 @@ def _execute(defs, instance, request, landing: Path, warehouse: Path, log_path: 
                 "config": {
                     "warehouse_path": str(warehouse),
                     "landing_path": str(landing),
+                    "engine": engine,
                     "hold_lock": False,  # this process holds it for the whole command
                 }
             }

@@ -46,6 +46,15 @@ KPI_CONFIG_ENV = "BOTMETER_KPI_CONFIG"
 CHECKS_CONFIG_ENV = "BOTMETER_CHECKS_CONFIG"
 MEMORY_LIMIT_ENV = "BOTMETER_MEMORY_LIMIT"
 DAGSTER_HOME_ENV = "DAGSTER_HOME"
+ENGINE_ENV = "BOTMETER_ENGINE"
+LAKE_ENV = "BOTMETER_LAKE"
+SPARK_HOME_ENV = "BOTMETER_SPARK_DIR"
+SPARK_DBT_ENV = "BOTMETER_SPARK_DBT"
+
+# The engines dbt can build the models on (docs/spark.md); each is a target of
+# dbt_project/profiles.yml of the same name.
+ENGINES = ("duckdb", "spark")
+DEFAULT_ENGINE = "duckdb"
 
 DEFAULT_WAREHOUSE = PROJECT_ROOT / "data" / "warehouse.duckdb"
 DEFAULT_LANDING = PROJECT_ROOT / "data" / "landing"
@@ -120,6 +129,38 @@ def dagster_home(warehouse: Path) -> Path:
     if from_env:
         return Path(from_env).expanduser().resolve()
     return warehouse.parent / f".dagster-{warehouse.stem}"
+
+
+def engine(explicit: str | None = None) -> str:
+    """The engine the models are built on: flag, then $BOTMETER_ENGINE, then DuckDB."""
+    name = (explicit or os.environ.get(ENGINE_ENV, "") or DEFAULT_ENGINE).strip().lower()
+    if name not in ENGINES:
+        raise ConfigError(f"engine {name!r} is not one of {', '.join(ENGINES)}")
+    return name
+
+
+def lake_path(warehouse: Path) -> Path:
+    """The Parquet copy of the raw and config tables that Spark reads, and where Spark writes
+    the models: $BOTMETER_LAKE, else `<warehouse name>-lake/` beside the warehouse file."""
+    return _resolve(None, LAKE_ENV, warehouse.parent / f"{warehouse.stem}-lake")
+
+
+def spark_dir(warehouse: Path) -> Path:
+    """Local Spark's own state (metastore, scratch): $BOTMETER_SPARK_DIR, else
+    `.spark-<warehouse name>/` beside the warehouse file, one per warehouse."""
+    return _resolve(None, SPARK_HOME_ENV, warehouse.parent / f".spark-{warehouse.stem}")
+
+
+def spark_dbt_executable() -> Path:
+    """dbt of the Spark environment (`make setup-spark`, dbt_project/spark/): $BOTMETER_SPARK_DBT,
+    else .venv-spark/bin/dbt of the project. Refused in one line when it is not installed."""
+    path = _resolve(None, SPARK_DBT_ENV, PROJECT_ROOT / ".venv-spark" / "bin" / "dbt")
+    if not path.exists():
+        raise ConfigError(
+            f"the Spark engine is not installed ({path} not found): run `make setup-spark` "
+            "(docs/spark.md)"
+        )
+    return path
 
 
 def check_paths(warehouse: Path, landing: Path | None = None) -> Path:

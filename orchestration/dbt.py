@@ -6,6 +6,7 @@ from the CLI, the schedule, the UI or a shell, processes exactly what is pending
 """
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -26,6 +27,7 @@ from dagster_dbt import (
 )
 from pydantic import Field
 
+from assets.lake import export_config, export_raw, import_models
 from botmeter import settings
 from orchestration.resources import WarehouseResource
 
@@ -153,10 +155,21 @@ class DbtBuildConfig(dg.Config):
     )
 
 
-def dbt_build_args(full_refresh: bool) -> list[str]:
+def dbt_build_args(full_refresh: bool, engine: str = settings.DEFAULT_ENGINE) -> list[str]:
     """`dbt build` of whatever the run selected (every model: the daily_build selector of
-    selectors.yml, which leaves dbt unit tests to the test suite)."""
-    return ["build", "--full-refresh"] if full_refresh else ["build"]
+    selectors.yml, which leaves dbt unit tests to the test suite), on the engine's target."""
+    return ["build", "--target", engine, *(["--full-refresh"] if full_refresh else [])]
+
+
+def engine_dbt(dbt: DbtCliResource, engine: str) -> DbtCliResource:
+    """The dbt CLI for `engine`: DuckDB's is the resource; Spark's runs from its own
+    environment (settings.spark_dbt_executable)."""
+    if engine == "duckdb":
+        return dbt
+    return DbtCliResource(
+        project_dir=botmeter_dbt_project(),
+        dbt_executable=str(settings.spark_dbt_executable()),
+    )
 
 
 @dbt_assets(
@@ -171,8 +184,18 @@ def botmeter_dbt_models(
     warehouse: WarehouseResource,
     config: DbtBuildConfig,
 ):
+    engine = warehouse.resolved_engine()
+    if engine == "spark":
+        # Spark reads the raw and config tables as Parquet (assets/lake.py): bring them up to
+        # date first (a no-op for the dates already there).
+        with warehouse.connection(read_only=True) as con:
+            written = export_raw(con, warehouse.lake())
+            export_config(con, warehouse.lake())
+        context.log.info(f"lake: {len(written)} arrival date(s) written to {warehouse.lake()}")
     with warehouse.dbt_environment():
-        invocation = dbt.cli(dbt_build_args(config.full_refresh), context=context)
+        invocation = engine_dbt(dbt, engine).cli(
+            dbt_build_args(config.full_refresh, engine), context=context
+        )
         try:
             # Outputs wait until dbt has finished: the row counts and column types added to
             # them are read from the warehouse, which dbt holds exclusively while it runs.
@@ -185,6 +208,14 @@ def botmeter_dbt_models(
                 else:
                     yield event
         finally:
+            manifest_path = invocation.target_path / "manifest.json"
+            if engine == "spark" and manifest_path.exists():
+                # The marts and the build record, from the lake into the warehouse the
+                # publish and the next run read (also after a failed build: its record says so).
+                manifest = json.loads(manifest_path.read_text())
+                with warehouse.connection() as con:
+                    count = import_models(con, warehouse.lake(), manifest)
+                context.log.info(f"lake: {count} marts and reporting tables read back from Spark")
             prune_invocation_folders(invocation.target_path)
     with warehouse.connection(read_only=True) as con:
         for key, event in outputs:

@@ -117,6 +117,9 @@ class WarehouseResource(dg.ConfigurableResource):
 
     warehouse_path: str = ""
     landing_path: str = ""
+    # The engine dbt builds the models on: duckdb or spark (docs/spark.md); empty falls back
+    # to $BOTMETER_ENGINE, then duckdb.
+    engine: str = ""
     hold_lock: bool = True
     _lock: contextlib.ExitStack | None = PrivateAttr(default=None)
 
@@ -137,6 +140,12 @@ class WarehouseResource(dg.ConfigurableResource):
     def resolved_landing(self) -> Path:
         return settings.landing_path(self.landing_path or None)
 
+    def resolved_engine(self) -> str:
+        return settings.engine(self.engine or None)
+
+    def lake(self) -> Path:
+        return settings.lake_path(self.resolved_warehouse())
+
     def published(self) -> Path:
         return settings.published_path(warehouse=self.resolved_warehouse())
 
@@ -152,9 +161,12 @@ class WarehouseResource(dg.ConfigurableResource):
     def dbt_environment(self) -> Iterator[None]:
         """dbt reads the warehouse path and memory budget from the environment
         (dbt_project/profiles.yml)."""
+        warehouse = self.resolved_warehouse()
         values = {
-            settings.WAREHOUSE_ENV: str(self.resolved_warehouse()),
+            settings.WAREHOUSE_ENV: str(warehouse),
             settings.MEMORY_LIMIT_ENV: settings.memory_limit(),
+            settings.LAKE_ENV: str(settings.lake_path(warehouse)),
+            settings.SPARK_HOME_ENV: str(settings.spark_dir(warehouse)),
         }
         previous = {name: os.environ.get(name) for name in values}
         os.environ.update(values)

@@ -19,7 +19,7 @@
 
 with
 
-staged_events as not materialized (
+staged_events as {{ cte_hint('not materialized') }} (
     {#- read twice (user events, the first event's channel): scanned, not copied into a CTE -#}
     select * from {{ ref('stg_botmeter__events') }}
 ),

@@ -1,5 +1,3 @@
-{{ config(materialized='view') }}
-
 {#- Why each session exists: every user event with the gap to the key's previous user event and
     the reason a session started there. Filter by customer_id (pushed below the window). -#}
 
@@ -42,7 +40,7 @@ final as (
         previous_user_event_at,
         -- Exact seconds (599.999 is not 600: counting second boundaries showed a gap of 600 s
         -- for an event that continued its session).
-        cast({{ dbt.datediff('previous_user_event_at', 'occurred_at', 'microsecond') }} as double)  -- noqa: LT05
+        cast({{ microseconds_between('previous_user_event_at', 'occurred_at') }} as double)  -- noqa: LT05
         / 1000000 as gap_seconds,
         new_session_reason,
         new_session_reason is not null as is_session_start

@@ -15,7 +15,7 @@ versions as (
 session_channels as (
     select
         session_id,
-        {{ dbt.listagg('channel', "', '", "order by channel") }} as channels
+        {{ sorted_string_agg('channel', "', '") }} as channels
     from {{ ref('bridge_session_channels') }}
     group by session_id
 ),

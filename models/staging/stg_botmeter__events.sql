@@ -15,7 +15,7 @@
 
 with
 
-raw_events as not materialized (
+raw_events as {{ cte_hint('not materialized') }} (
     select * from {{ source('raw', 'events') }}
 ),
 
@@ -27,7 +27,7 @@ batch_event_ids as (
 ),
 {% endif %}
 
-candidates as not materialized (
+candidates as {{ cte_hint('not materialized') }} (
     select raw_events.*
     from raw_events
     {% if is_incremental() %}

@@ -17,9 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_benchmark_command_writes_results(tmp_path: Path) -> None:
     out = tmp_path / "RESULTS.md"
-    # the startup section is one more `botmeter run` of the same code path: left out here
+    # startup is one more `botmeter run` of the same code path, spark is proven by
+    # test_spark_engine.py: both left out here
     argv = [sys.executable, "-m", "benchmarks.run", "--sizes", "3k", "--days", "2", "--quick"]
-    argv += ["--skip", "startup"]
+    argv += ["--skip", "startup,spark"]
     argv += ["--workdir", str(tmp_path / "work"), "--out", str(out)]
     proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -40,3 +41,4 @@ def test_benchmark_command_writes_results(tmp_path: Path) -> None:
     assert "| 3k: app filter change p95 < 300 ms (10 users) |" in text
     assert data["impressions"]["heavy_rows"] == 10_000
     assert "startup" not in data
+    assert "spark" not in data["sizes"]["3k"]

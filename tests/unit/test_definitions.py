@@ -203,7 +203,7 @@ def test_dbt_profile_uses_the_same_default_memory_limit_as_botmeter():
     from botmeter.settings import DEFAULT_MEMORY_LIMIT, MEMORY_LIMIT_ENV
 
     profile = yaml.safe_load((PROJECT_ROOT / "dbt_project" / "profiles.yml").read_text())
-    setting = profile["botmeter"]["outputs"]["dev"]["settings"]["memory_limit"]
+    setting = profile["botmeter"]["outputs"]["duckdb"]["settings"]["memory_limit"]
     assert setting == f"{{{{ env_var('{MEMORY_LIMIT_ENV}', '{DEFAULT_MEMORY_LIMIT}') }}}}"
 
 

@@ -43,22 +43,41 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Exact continuous quantile (linear interpolation between closest ranks, like
-    numpy.percentile and the oracle's percentile_cont); nulls are ignored. -#}
+{#- Continuous quantile (linear interpolation between closest ranks: position
+    p = (n - 1) * fraction, lo + (hi - lo) * (p - floor(p)), in doubles, as the oracle's
+    percentile_cont); nulls are ignored. Written out rather than left to each engine's
+    quantile function: DuckDB's quantile_cont and Spark's percentile round differently in the
+    last bit, and a published figure must be the same on every engine. -#}
 {% macro engagement_quantile(expression, fraction) -%}
-    {{ return(adapter.dispatch('engagement_quantile', 'botmeter')(expression, fraction)) }}
+    {%- set position -%}
+        (count({{ expression }}) - 1) * cast({{ fraction }} as double)
+    {%- endset -%}
+    {%- set sorted = adapter.dispatch('sorted_values', 'botmeter')(expression) -%}
+    {%- set at = adapter.dispatch('value_at', 'botmeter') -%}
+    {%- set low = at(sorted, 'cast(floor(' ~ position ~ ') as int) + 1') -%}
+    {%- set high = at(sorted, 'cast(ceil(' ~ position ~ ') as int) + 1') -%}
+    case
+        when count({{ expression }}) > 0
+            then {{ low }} + ({{ high }} - {{ low }}) * ({{ position }} - floor({{ position }}))
+    end
 {%- endmacro %}
 
-{% macro default__engagement_quantile(expression, fraction) -%}
-    percentile_cont({{ fraction }}) within group (order by {{ expression }})
+{#- The group's non-null values of `expression`, sorted ascending, as an array. -#}
+{% macro default__sorted_values(expression) -%}
+    array_sort(collect_list({{ expression }}))
 {%- endmacro %}
 
-{% macro duckdb__engagement_quantile(expression, fraction) -%}
-    quantile_cont({{ expression }}, {{ fraction }})
+{% macro duckdb__sorted_values(expression) -%}
+    list_sort(list({{ expression }}) filter (where {{ expression }} is not null))
 {%- endmacro %}
 
-{% macro spark__engagement_quantile(expression, fraction) -%}
-    percentile({{ expression }}, {{ fraction }})
+{#- Element `index` (1-based) of an array; null outside it. -#}
+{% macro default__value_at(array, index) -%}
+    try_element_at({{ array }}, {{ index }})
+{%- endmacro %}
+
+{% macro duckdb__value_at(array, index) -%}
+    ({{ array }})[{{ index }}]
 {%- endmacro %}
 
 {#- A top-level scalar property of a JSON column as text (strings unquoted, numbers and
@@ -136,12 +155,24 @@
     {%- if execute and is_incremental() -%}
         {%- set definitions = source('config', 'kpi_definitions') -%}
         {%- if load_relation(definitions) is none -%}
-            delete from {{ this }}
+            {%- set stale = 'true' -%}
         {%- else -%}
-            delete from {{ this }}
-            where config_hash is distinct from (select max(config_hash) from {{ definitions }})
+            {%- set stale -%}
+                config_hash is distinct from (select max(config_hash) from {{ definitions }})
+            {%- endset -%}
         {%- endif -%}
+        {{ return(adapter.dispatch('engagement_delete_rows', 'botmeter')(this, stale)) }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- Delete the rows of `relation` where `predicate` holds: a statement on DuckDB; on Spark a
+    rewrite of the table without them (spark_rewrite_table), so nothing is left to run. -#}
+{% macro default__engagement_delete_rows(relation, predicate) -%}
+    delete from {{ relation }} where {{ predicate }}
+{%- endmacro %}
+
+{% macro spark__engagement_delete_rows(relation, predicate) -%}
+    {%- do spark_rewrite_table(relation, 'select * from ' ~ relation ~ ' where not (' ~ predicate ~ ')') -%}
 {%- endmacro %}
 
 {#- A KPI's value: numerator / denominator (null when the denominator is 0), or the numerator

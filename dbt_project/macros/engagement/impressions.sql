@@ -11,17 +11,9 @@
 
 {#- The window end of a load: impression_at + var('unique_impression_hours') hours. -#}
 {% macro engagement_impression_window_end(impression_at) -%}
-    {{ dbt.dateadd('hour', var('unique_impression_hours'), impression_at) }}
+    {{ add_to_timestamp('hour', var('unique_impression_hours'), impression_at) }}
 {%- endmacro %}
 
-{#- `materialized` hint for a CTE the recursion reads on every step (DuckDB only). -#}
-{% macro engagement_materialized_cte() -%}
-    {{ return(adapter.dispatch('engagement_materialized_cte', 'botmeter')()) }}
-{%- endmacro %}
-
-{% macro default__engagement_materialized_cte() -%}{%- endmacro %}
-
-{% macro duckdb__engagement_materialized_cte() -%}materialized{%- endmacro %}
 
 {#- For every load of `loads`: next_impression_id = the first load of the same key at or after
     its window end (null when there is none). `instants` holds the first load of every

@@ -36,7 +36,7 @@ event_days as (
         min(
             case
                 when event_type = 'conversation_started'
-                    then cast({{ dbt.dateadd(
+                    then cast({{ add_to_timestamp(
                         'hour', -var('unique_impression_hours'), 'occurred_at'
                     ) }} as date)
                 else event_date

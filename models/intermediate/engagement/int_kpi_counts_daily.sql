@@ -38,7 +38,7 @@ filters as (
     select * from {{ engagement_kpi_config_relation('kpi_filters') }}
 ),
 
-events as not materialized (
+events as {{ cte_hint('not materialized') }} (
     select * from {{ ref('stg_botmeter__events') }}
 ),
 
@@ -107,7 +107,7 @@ part_specs as (
             and where_clause.clause = 'where'
 ),
 
-scoped_events as not materialized (
+scoped_events as {{ cte_hint('not materialized') }} (
     {{ engagement_changed_days('events', 'event_date', enabled=scoped) }}
 ),
 
