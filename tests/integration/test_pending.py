@@ -174,7 +174,8 @@ def test_a_build_that_did_not_finish_builds_again(copy):
     con = duckdb.connect(str(warehouse))
     con.execute(
         "insert into audit.dbt_builds select 'killed', now(), null, 'running', true, false, "
-        "null, batch_to_load_id, batch_to_load_id, rule_vars from audit.dbt_builds limit 1"
+        "null, batch_to_load_id, batch_to_load_id, rule_vars, engine from audit.dbt_builds "
+        "limit 1"
     )
     con.close()
     pending = find_pending(warehouse, landing)
