@@ -1,14 +1,16 @@
-"""The raw and config tables as Parquet, for an engine that cannot read the DuckDB file (Spark).
+"""The raw and config tables as Parquet: what great-expectations validates after every landing
+(checks/raw_suites.py), on either engine, and what Spark builds the models from.
 
 Layout under the lake folder (settings.lake_path; docs/spark.md):
 
     raw/<table>/arrival_date=<YYYY-MM-DD>/data.parquet   every raw table, one folder per date
-    config/<table>/data.parquet                          the loaded KPI configuration
-    raw/_exported.json                                   {arrival date: load_id} of what is there
+    config/<table>/data.parquet                          the loaded KPI configuration (Spark)
+    raw/_exported.json                                   {arrival date: state} of what is there
     models/<schema>.db/<model>/                          Spark's tables (its warehouse directory)
     audit/dbt_builds/                                    Spark's build record
 
-A date is written again when its load changed (a new load_id in raw.load_audit), a date no
+A date is written again when its load changed (a new load_id in raw.load_audit); when only
+the verdict of the raw checks changed (contract_passed), just its audit tables are. A date no
 longer landed is removed, and every file is written beside its place and renamed into it, so
 an interrupted export leaves whole files and the next export finishes the job. Timestamps are
 written as UTC instants (TIMESTAMP WITH TIME ZONE), which Spark reads as its TIMESTAMP; JSON
@@ -26,6 +28,8 @@ from pathlib import Path
 import duckdb
 
 RAW_TABLES = ("events", "quarantine", "load_audit", "load_history", "landing_files")
+# The tables that carry a date's contract_passed, set after the raw checks read the lake.
+AUDIT_TABLES = ("load_audit", "load_history")
 CONFIG_TABLES = ("kpi_definitions", "kpi_filters")
 PARTITION_COLUMN = "arrival_date"
 EXPORTED_FILE = "_exported.json"
@@ -70,14 +74,22 @@ def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     )
 
 
-def _read_exported(folder: Path) -> dict[str, int]:
+def raw_partition(lake: Path, table: str, day: dt.date) -> Path:
+    """The Parquet file of one raw table's arrival date."""
+    return lake / "raw" / table / f"{PARTITION_COLUMN}={day.isoformat()}" / DATA_FILE
+
+
+def _read_exported(folder: Path) -> dict[str, dict]:
+    """{arrival date: {"load_id", "contract_passed"}} of the dates in the lake; a record that
+    cannot be read (or from an older layout) counts as nothing exported."""
     try:
-        return {k: int(v) for k, v in json.loads((folder / EXPORTED_FILE).read_text()).items()}
+        recorded = json.loads((folder / EXPORTED_FILE).read_text())
     except (FileNotFoundError, ValueError):
         return {}
+    return {k: v for k, v in recorded.items() if isinstance(v, dict) and "load_id" in v}
 
 
-def _write_exported(folder: Path, exported: dict[str, int]) -> None:
+def _write_exported(folder: Path, exported: dict[str, dict]) -> None:
     partial = folder / f".{EXPORTED_FILE}.{os.getpid()}.tmp"
     partial.write_text(json.dumps(dict(sorted(exported.items())), indent=0))
     os.replace(partial, folder / EXPORTED_FILE)
@@ -90,9 +102,9 @@ def export_raw(con: duckdb.DuckDBPyConnection, lake: Path) -> list[dt.date]:
     if not _exists(con, "raw", "load_audit"):
         return []
     landed = {
-        day.isoformat(): load_id
-        for day, load_id in con.execute(
-            "select arrival_date, load_id from raw.load_audit"
+        day.isoformat(): {"load_id": load_id, "contract_passed": passed}
+        for day, load_id, passed in con.execute(
+            "select arrival_date, load_id, contract_passed from raw.load_audit"
         ).fetchall()
     }
     exported = _read_exported(folder)
@@ -109,17 +121,19 @@ def export_raw(con: duckdb.DuckDBPyConnection, lake: Path) -> list[dt.date]:
         exported.pop(day, None)
     written = []
     columns = {t: _columns_sql(con, "raw", t, skip=PARTITION_COLUMN) for t in RAW_TABLES}
-    for day, load_id in sorted(landed.items()):
-        if exported.get(day) == load_id:
+    for day, state in sorted(landed.items()):
+        before = exported.get(day)
+        if before == state:
             continue
-        for table in RAW_TABLES:
+        same_load = before is not None and before["load_id"] == state["load_id"]
+        for table in AUDIT_TABLES if same_load else RAW_TABLES:
             _copy(
                 con,
                 f"select {columns[table]} from raw.{table} where {PARTITION_COLUMN} = ?",
                 [dt.date.fromisoformat(day)],
-                folder / table / f"{PARTITION_COLUMN}={day}" / DATA_FILE,
+                raw_partition(lake, table, dt.date.fromisoformat(day)),
             )
-        exported[day] = load_id
+        exported[day] = state
         written.append(dt.date.fromisoformat(day))
         # Recorded per date, so a crash redoes only the date it was writing.
         _write_exported(folder, exported)

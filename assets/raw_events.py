@@ -1,9 +1,11 @@
 """The landing asset: one arrival folder per daily partition into the raw layer, validated.
 
 Each date lands in its own transaction (assets/landing.py). Once every date of the run is in,
-the great-expectations suites validate them (checks/raw_suites.py) and the result of the
-blocking suite is recorded on each date's landing, so a date whose raw checks did not pass
-is landed (and checked) again by the next run rather than built.
+its raw tables are written to the lake as Parquet (assets/lake.py), the great-expectations
+suites validate the dates from those files (checks/raw_suites.py), the same on either engine,
+and the result of the blocking suite is recorded on each date's landing (and its audit
+Parquet), so a date whose raw checks did not pass is landed (and checked) again by the next
+run rather than built.
 """
 
 import datetime as dt
@@ -12,6 +14,7 @@ import json
 import dagster as dg
 from pydantic import Field
 
+from assets.lake import export_raw
 from assets.landing import (
     CONTRACT_VERSION,
     LandingResult,
@@ -88,8 +91,11 @@ def raw_events(
         if config.full_refresh:
             for day in remove_dates(con, dates, rules, checks):
                 context.log.info(f"emptied {day}: no arrival folder in this full refresh")
+        lake = warehouse.lake()
+        written = export_raw(con, lake)
+        context.log.info(f"lake: {len(written)} arrival date(s) written to {lake}")
         project = warehouse.resolved_warehouse().parent / "gx"
-        outcomes = RawBatchValidator(rules, checks, project).validate(con, sorted(dates))
+        outcomes = RawBatchValidator(rules, checks, project).validate(lake, sorted(dates))
         failing = {d for o in outcomes if o.blocking and not o.passed for d in o.failing_dates}
         con.execute(
             "update raw.load_audit "
@@ -103,6 +109,7 @@ def raw_events(
             "and list_contains(?::date[], a.arrival_date)",
             [dates],
         )
+        export_raw(con, lake)  # the verdicts: the audit tables of these dates only
     for result in results:
         context.add_asset_metadata(
             partition_key=result.arrival_date.isoformat(),

@@ -1,7 +1,9 @@
 """great-expectations suites of the landed raw batch, before dbt reads it.
 
-Three suites validate the arrival days a landing run wrote (`raw.events` of those days, and
-their audit rows), each with a Data Docs page for every validation:
+Three suites validate the arrival days a landing run wrote, read from the lake's Parquet
+that landing wrote for them (assets/lake.py: `raw/events/` of those days and `raw/load_audit/`),
+so the checks read the same files whichever engine then builds the models. Each suite has a
+Data Docs page for every validation:
 
 - `raw_events_contract` (blocking): what landing promises: known event types and actors,
   confidence within [0, 1], latencies not negative, no event more than 24 h after the end of
@@ -11,9 +13,9 @@ their audit rows), each with a Data Docs page for every validation:
 - `raw_events_volume` (warn): each day's accepted rows lie between `low_ratio` and
   `high_ratio` times the median of the `trailing_days` arrival days before it.
 
-The rows are validated as one narrow pandas frame per run (GX's SQL datasource does not
-work with DuckDB here), the columns the expectations read, repetitive strings as
-categoricals. The suites, the results and the Data Docs site live in the warehouse's own
+The rows are validated as one narrow pandas frame per run, the columns the expectations
+read (repetitive strings as categoricals), selected from the Parquet by an in-memory DuckDB.
+The suites, the results and the Data Docs site live in the warehouse's own
 great-expectations project, `<warehouse dir>/gx/` (Data Docs: `gx/gx_docs/index.html`).
 Uniqueness, not-null keys, the data start and every reconciliation are dbt tests: no rule is
 checked both here and there.
@@ -32,6 +34,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from assets.lake import raw_partition
 from botmeter.settings import CheckSettings, Rules
 
 CONTRACT = "raw_events_contract"
@@ -78,10 +81,19 @@ def _gx():
     return gx
 
 
-def _frame(con: duckdb.DuckDBPyConnection, dates: list[dt.date]) -> pd.DataFrame:
+# The Parquet files of one raw table (a bound list), the arrival date from their folder names.
+READ_RAW = (
+    "read_parquet(?::varchar[], hive_partitioning = true, hive_types = {'arrival_date': date})"
+)
+
+
+def _frame(con: duckdb.DuckDBPyConnection, lake: Path, dates: list[dt.date]) -> pd.DataFrame:
     """The columns the contract and channel suites read, for the landed dates."""
-    table = con.sql(
-        """
+    files = [f for f in (raw_partition(lake, "events", d) for d in dates) if f.exists()]
+    if not files:
+        return pd.DataFrame()
+    table = con.execute(
+        f"""
         select
             arrival_date,
             event_type,
@@ -91,10 +103,9 @@ def _frame(con: duckdb.DuckDBPyConnection, dates: list[dt.date]) -> pd.DataFrame
             latency_ms,
             -- hours past the end of the day after the arrival day (must not be positive)
             epoch(occurred_at - (arrival_date + interval 2 day)) / 3600.0 as hours_after_window
-        from raw.events
-        where list_contains(?::date[], arrival_date)
+        from {READ_RAW}
         """,
-        params=[dates],
+        [[str(f) for f in files]],
     ).to_arrow_table()
     for i, column in enumerate(table.columns):
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
@@ -103,14 +114,17 @@ def _frame(con: duckdb.DuckDBPyConnection, dates: list[dt.date]) -> pd.DataFrame
 
 
 def _volumes(
-    con: duckdb.DuckDBPyConnection, dates: list[dt.date], settings: CheckSettings
+    con: duckdb.DuckDBPyConnection, lake: Path, dates: list[dt.date], settings: CheckSettings
 ) -> pd.DataFrame:
     """One row per landed date with enough history: accepted rows / trailing median."""
     fresh = settings.volume
+    audits = sorted((lake / "raw" / "load_audit").glob("arrival_date=*/*.parquet"))
+    if not audits:
+        return pd.DataFrame()
     return con.execute(
-        """
+        f"""
         with days as (
-            select arrival_date, accepted from raw.load_audit
+            select arrival_date, accepted from {READ_RAW}
         ),
         judged as (
             select
@@ -135,7 +149,13 @@ def _volumes(
         where history_days >= ?
         order by arrival_date
         """,
-        [fresh.trailing_days, fresh.trailing_days, dates, fresh.min_history_days],
+        [
+            [str(f) for f in audits],
+            fresh.trailing_days,
+            fresh.trailing_days,
+            dates,
+            fresh.min_history_days,
+        ],
     ).df()
 
 
@@ -196,8 +216,14 @@ class RawBatchValidator:
             )
         self.source = self.context.data_sources.add_or_update_pandas("landed_raw_events")
 
-    def validate(self, con: duckdb.DuckDBPyConnection, dates: list[dt.date]) -> list[SuiteOutcome]:
-        frames = {CONTRACT: _frame(con, dates), VOLUME: _volumes(con, dates, self.settings)}
+    def validate(self, lake: Path, dates: list[dt.date]) -> list[SuiteOutcome]:
+        """Validate the arrival `dates` from their Parquet in `lake` (written by landing)."""
+        with duckdb.connect() as con:
+            con.execute("set TimeZone = 'UTC'")
+            frames = {
+                CONTRACT: _frame(con, lake, dates),
+                VOLUME: _volumes(con, lake, dates, self.settings),
+            }
         frames[CHANNELS] = frames[CONTRACT]
         label = f"{dates[0]}..{dates[-1]}" if len(dates) > 1 else str(dates[0])
         runs = [self._run(name, frames[name], label) for name in (CONTRACT, CHANNELS, VOLUME)]

@@ -164,8 +164,11 @@ def read_view(request: Request, con, reader: Reader, today: dt.date, pickers: bo
         return view
     view.notes += [_sentence(note) for note in dates.notes]
     start, end = view.start, view.end = dates.start, dates.end
-    for preset in view.presets:
-        preset.active = (preset.start, preset.end) == (start, end)
+    # One chip is on: where presets coincide (e.g. "Last 30 days" and "This month" clamped to
+    # the data's first day), the first of them.
+    chosen = next((p for p in view.presets if (p.start, p.end) == (start, end)), None)
+    if chosen is not None:
+        chosen.active = True
     try:
         bot_ids = queries.resolve_bots(con, values["bot"], reader.tenant) if values["bot"] else ()
         scope = Scope(

@@ -122,7 +122,7 @@
 {%- endmacro %}
 
 {#- The build record's table: DuckDB keeps it in the warehouse; Spark as Parquet in the lake,
-    from where botmeter copies it into the warehouse after the build (orchestration/spark.py). -#}
+    from where botmeter copies it into the warehouse after the build (assets/lake.py). -#}
 {% macro botmeter_builds_ddl() -%}
     {{ return(adapter.dispatch('botmeter_builds_ddl', 'botmeter')()) }}
 {%- endmacro %}

@@ -200,6 +200,20 @@ def test_default_range_is_the_last_30_complete_days(published):
     assert figures.find(**{"_tag": "tr", "data-key": month, "class": "filling"})
 
 
+def test_one_range_chip_is_on_whatever_the_day(published):
+    """Presets can cover the same days (clamped to the data's first day, or on the 1st of a
+    month); the page marks one of them, never two."""
+    first, last = data_bounds(published)
+    for today in sorted(
+        {first + dt.timedelta(days=n) for n in (1, 2, 8)}
+        | {last, last.replace(day=1) + dt.timedelta(days=1)}
+    ):
+        with TestClient(create_app(published, today=lambda today=today: today)) as c:
+            page = c.get("/sessions").text
+        chips = re.findall(r'<a href="[^"]*" class="on">([^<]+)</a>', page)
+        assert len(chips) == 1, (today, chips)
+
+
 def test_a_range_before_the_data_start_is_clamped_and_explained(client):
     page = client.get("/sessions?from=2021-01-01&to=2024-02-25").text
     assert "starts at the data start 2022-02-04" in page

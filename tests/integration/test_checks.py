@@ -9,6 +9,7 @@ import shutil
 import duckdb
 import pytest
 
+from assets.lake import export_raw, raw_partition
 from assets.landing import land_partition
 from botmeter.settings import CheckSettings, VolumeSettings, load_check_settings, load_rules
 from checks.raw_suites import CHANNELS, CONTRACT, VOLUME, RawBatchValidator
@@ -41,14 +42,18 @@ def copy(built, tmp_path):
 
 
 def _validate(path, settings: CheckSettings | None = None, dates=DAYS[-2:], docs=None):
+    """Write the warehouse's raw tables to its lake, as landing does, and validate `dates`
+    from there."""
+    lake = path.parent / "lake"
     con = duckdb.connect(str(path))
     try:
-        validator = RawBatchValidator(
-            load_rules(), settings or load_check_settings(), docs or path.parent / "gx"
-        )
-        return {o.name: o for o in validator.validate(con, list(dates))}
+        export_raw(con, lake)
     finally:
         con.close()
+    validator = RawBatchValidator(
+        load_rules(), settings or load_check_settings(), docs or path.parent / "gx"
+    )
+    return {o.name: o for o in validator.validate(lake, list(dates))}
 
 
 def test_the_raw_suites_pass_on_landed_days_and_write_data_docs(copy):
@@ -80,6 +85,24 @@ def test_a_broken_raw_contract_blocks_and_names_the_day(copy):
     assert not contract.passed and contract.blocking
     assert contract.failing_dates == [DAYS[-1]]
     assert "event_type" in contract.summary and contract.failed_count >= 3
+
+
+def test_the_suites_read_the_landed_parquet_not_the_warehouse(copy):
+    """The batch is validated from the lake (what Spark builds from), so rows damaged there
+    fail the contract although the warehouse's own rows are clean."""
+    assert _validate(copy)[CONTRACT].passed
+    events = raw_partition(copy.parent / "lake", "events", DAYS[-1])
+    damaged = events.with_name("damaged.parquet")
+    with duckdb.connect() as con:
+        con.execute(
+            "copy (select * replace (cast(-5 as double) as latency_ms) "
+            f"from read_parquet('{events}', hive_partitioning = false)) "
+            f"to '{damaged}' (format parquet)"
+        )
+    damaged.replace(events)
+    contract = _validate(copy)[CONTRACT]
+    assert not contract.passed and contract.failing_dates == [DAYS[-1]]
+    assert "latency_ms" in contract.summary
 
 
 def test_an_unknown_channel_warns_without_blocking(copy):

@@ -25,12 +25,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from assets.lake import RAW_TABLES
 from botmeter import publish, settings
 from orchestration.pending import find_pending
 
 BOTMETER = Path(sys.executable).with_name("botmeter")
 START = dt.date(2024, 3, 1)
-DAYS = 7
+DAYS = 8
 
 
 def _env(tmp: Path) -> dict[str, str]:
@@ -143,10 +144,34 @@ def _parquet_matches(published: Path) -> None:
     con.close()
 
 
+def _lake_matches(warehouse: Path) -> None:
+    """The lake holds every raw table's rows of each landed date, and each date's load and
+    verdict of the raw checks, as the warehouse does."""
+    lake = settings.lake_path(warehouse) / "raw"
+    con = duckdb.connect()
+    con.execute(f"attach '{warehouse}' as w (read_only)")
+    for table in RAW_TABLES:
+        query = "select arrival_date, count(*) from {} group by all order by all"
+        in_lake = con.execute(
+            query.format("read_parquet(?, hive_partitioning = true)"),
+            [f"{lake}/{table}/*/*.parquet"],
+        ).fetchall()
+        assert in_lake == con.execute(query.format(f"w.raw.{table}")).fetchall(), table
+    query = "select arrival_date, load_id, contract_passed from {} order by all"
+    audit = con.execute(
+        query.format("read_parquet(?, hive_partitioning = true)"),
+        [f"{lake}/load_audit/*/*.parquet"],
+    ).fetchall()
+    assert audit == con.execute(query.format("w.raw.load_audit")).fetchall()
+    con.close()
+
+
 def _consistent(landing: Path, warehouse: Path) -> None:
-    """Nothing pending, and the serving files are the last build's."""
+    """Nothing pending, the lake is the warehouse's raw layer, and the serving files are the
+    last build's."""
     pending = find_pending(warehouse, landing)
     assert pending.nothing, pending.describe()
+    _lake_matches(warehouse)
     published = settings.published_path(warehouse=warehouse)
     _parquet_matches(published)
     from botmeter.report.html import dashboard_build_id
@@ -172,6 +197,7 @@ def test_a_killed_run_is_repaired_by_the_next_plain_run(tmp_path):
     steps = [
         # (stage, marker, delay, kill the whole process tree)
         ("landing", r"^landed ", 0.0, True),
+        ("lake, before the raw checks", r"^lake: ", 0.0, True),
         ("dbt, whole tree", r"^model staging/", 0.0, True),
         ("dbt, its child left running", r"^model intermediate/int_sessions", 0.0, False),
         ("publish", r"^Finished dbt command", 0.05, True),

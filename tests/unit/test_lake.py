@@ -18,6 +18,7 @@ from assets.lake import (
     export_config,
     export_raw,
     import_models,
+    raw_partition,
 )
 from botmeter import settings
 from tests.pipeline_helpers import event, land, write_landing
@@ -95,6 +96,35 @@ def test_only_a_changed_date_is_written_again(tmp_path):
     assert parquet_count(lake / "raw" / "events" / f"arrival_date={D2}") == 1
     assert parquet_count(lake / "raw" / "quarantine" / f"arrival_date={D2}") == 0
     assert parquet_count(lake / "raw" / "events" / f"arrival_date={D1}") == 3
+
+
+def test_a_new_verdict_of_the_raw_checks_rewrites_only_the_audit_tables(tmp_path):
+    """contract_passed is set after the checks read the lake: only the two small audit tables
+    of the date are written again, the events stay as they were."""
+    warehouse = tmp_path / "w.duckdb"
+    land(warehouse, landing_with(tmp_path), [D1, D2])
+    lake = tmp_path / "lake"
+    with duckdb.connect(str(warehouse)) as con:
+        export_raw(con, lake)
+        events = raw_partition(lake, "events", D2)
+        events_written = events.stat().st_mtime_ns
+        audit_written = raw_partition(lake, "load_audit", D2).stat().st_mtime_ns
+        con.execute("update raw.load_audit set contract_passed = (arrival_date = ?)", [D1])
+        con.execute(
+            "update raw.load_history as h set contract_passed = a.contract_passed "
+            "from raw.load_audit as a where h.load_id = a.load_id"
+        )
+        assert export_raw(con, lake) == [D1, D2]
+        assert export_raw(con, lake) == []
+    assert events.stat().st_mtime_ns == events_written
+    assert raw_partition(lake, "load_audit", D2).stat().st_mtime_ns != audit_written
+    with duckdb.connect() as con:
+        verdicts = con.execute(
+            "select arrival_date, contract_passed from read_parquet(?, hive_partitioning = true) "
+            "order by 1",
+            [f"{lake}/raw/load_history/*/*.parquet"],
+        ).fetchall()
+    assert verdicts == [(D1, True), (D2, False)]
 
 
 def test_a_partition_the_record_does_not_know_is_redone(tmp_path):
