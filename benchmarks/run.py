@@ -202,9 +202,9 @@ class Bench:
                 if not self.args.keep:
                     shutil.rmtree(run_dir, ignore_errors=True)
             name = fmt_size(size)
-            result = {**self.results["sizes"].get(name, {}), **result}
+            result = merged(self.results["sizes"].get(name, {}), result)
             if "spark" not in skip:
-                result["spark"] = self.spark(size, self.args.days)
+                result["spark"] = merged(result.get("spark", {}), self.spark(size, self.args.days))
                 counts = {
                     "duckdb": result.get("end_to_end", {}).get("botmeter", {}).get("sessions"),
                     "spark": result["spark"]["full_build"]["sessions"],
@@ -217,6 +217,17 @@ class Bench:
         if "impressions" not in skip:
             self.results["impressions"] = self.impressions()
         return self.results
+
+
+def merged(kept: dict, new: dict) -> dict:
+    """`new` over `kept`, section by section: a run that measured some commands of a section
+    (say, no pandas) keeps the others' earlier figures."""
+    out = dict(kept)
+    for key, value in new.items():
+        earlier = kept.get(key)
+        both = isinstance(value, dict) and isinstance(earlier, dict)
+        out[key] = {**earlier, **value} if both else value
+    return out
 
 
 def verdict(ok: bool | None) -> str:
@@ -332,7 +343,7 @@ def render(results: dict) -> str:
     for name, size in results["sizes"].items():
         if "botmeter" in size.get("end_to_end", {}):
             rows.append({"size": name, "engine": "duckdb", **size["end_to_end"]["botmeter"]})
-        for key, label in (("full_build", name), ("startup", "20 events")):
+        for key, label in (("full_build", name), ("startup", f"20 events ({name} run)")):
             if key in size.get("spark", {}):
                 rows.append({"size": label, "engine": "spark", **size["spark"][key]})
     out += table(rows, ["size", "engine", "wall_s", "cpu_s", "tree_peak_mb", "sessions"])
