@@ -43,9 +43,9 @@ VOLUME = "raw_events_volume"
 BLOCKING_SUITES = (CONTRACT,)
 SUITE_DESCRIPTIONS = {
     CONTRACT: (
-        "[great-expectations, blocking] The landed rows keep the raw contract: known event "
-        "types and actors, confidence in [0, 1], latency_ms >= 0, no event more than 24 h "
-        "after its arrival day, the contract's column types."
+        "[great-expectations, blocking] The landed rows (their Parquet in the lake) keep the "
+        "raw contract: known event types and actors, confidence in [0, 1], latency_ms >= 0, "
+        "no event more than 24 h after its arrival day, the contract's column types."
     ),
     CHANNELS: (
         "[great-expectations, warn] Channels are the ones listed in config/checks.yml "
