@@ -36,6 +36,19 @@ def _layout(**extra: Any) -> dict[str, Any]:
     return layout
 
 
+# Up to this many days, one tick a day: plotly's own ticks on a few days fall every 12 hours,
+# and "%b %d" then prints each day twice.
+DAILY_TICKS_UP_TO = 7
+DAY_MS = 86_400_000
+
+
+def _day_axis(days: int) -> dict[str, Any]:
+    axis = {"type": "date", "gridcolor": GRID, "tickformat": "%b %d", "tickfont": {"color": MUTED}}
+    if days <= DAILY_TICKS_UP_TO:
+        axis["dtick"] = DAY_MS
+    return axis
+
+
 def daily_trend(days: list[dict[str, Any]]) -> dict[str, Any]:
     """Sessions per day as bars (days still filling in a paler colour), tickets as a line."""
     x = [d["date"] for d in days]
@@ -65,12 +78,7 @@ def daily_trend(days: list[dict[str, Any]]) -> dict[str, Any]:
             showlegend=True,
             legend={"orientation": "h", "y": 1.12, "x": 0},
             margin={"l": 48, "r": 16, "t": 28, "b": 40},
-            xaxis={
-                "type": "date",
-                "gridcolor": GRID,
-                "tickformat": "%b %d",
-                "tickfont": {"color": MUTED},
-            },
+            xaxis=_day_axis(len(x)),
         ),
     }
 
@@ -137,12 +145,7 @@ def lines(
             showlegend=len(series) > 1,
             legend={"orientation": "h", "x": 0, "y": -0.14, "yanchor": "top"},
             margin={"l": 52, "r": 16, "t": 12, "b": 40},
-            xaxis={
-                "type": "date",
-                "gridcolor": GRID,
-                "tickformat": "%b %d",
-                "tickfont": {"color": MUTED},
-            },
+            xaxis=_day_axis(len(x)),
             yaxis=yaxis,
         ),
     }

@@ -6,6 +6,7 @@ Screenshots of each page are kept in target/screenshots/."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import socket
 import threading
@@ -129,6 +130,14 @@ def test_an_operator_uses_every_page(browser_page, published, kpi_file):
     start, end = page.input_value("input[name=from]"), page.input_value("input[name=to]")
     assert int(_tile(page, "sessions")) == _count(published, start, end) > 0
     assert page.locator(".chart .main-svg").count() >= 2
+
+    # A few days: one tick a day on the trend, each day named once.
+    for days in (1, 3):
+        _open(page, f"/sessions?from={last - dt.timedelta(days=days - 1)}&to={last}")
+        ticks = page.eval_on_selector_all(
+            "[data-figure=fig-trend] .xtick text", "ticks => ticks.map(t => t.textContent)"
+        )
+        assert len(ticks) == len(set(ticks)) == days, ticks
 
     # Change the range and pick an account and one of its bots.
     account = accounts_by_size(published)[0]
