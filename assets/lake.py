@@ -79,6 +79,11 @@ def raw_partition(lake: Path, table: str, day: dt.date) -> Path:
     return lake / "raw" / table / f"{PARTITION_COLUMN}={day.isoformat()}" / DATA_FILE
 
 
+def raw_files(lake: Path, table: str) -> list[Path]:
+    """Every arrival date's Parquet file of one raw table, in date order."""
+    return sorted((lake / "raw" / table).glob(f"{PARTITION_COLUMN}=*/{DATA_FILE}"))
+
+
 def _read_exported(folder: Path) -> dict[str, dict]:
     """{arrival date: {"load_id", "contract_passed"}} of the dates in the lake; a record that
     cannot be read (or from an older layout) counts as nothing exported."""

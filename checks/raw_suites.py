@@ -34,7 +34,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from assets.lake import raw_partition
+from assets.lake import raw_files, raw_partition
 from botmeter.settings import CheckSettings, Rules
 
 CONTRACT = "raw_events_contract"
@@ -118,7 +118,7 @@ def _volumes(
 ) -> pd.DataFrame:
     """One row per landed date with enough history: accepted rows / trailing median."""
     fresh = settings.volume
-    audits = sorted((lake / "raw" / "load_audit").glob("arrival_date=*/*.parquet"))
+    audits = raw_files(lake, "load_audit")
     if not audits:
         return pd.DataFrame()
     return con.execute(
