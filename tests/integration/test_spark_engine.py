@@ -76,9 +76,26 @@ def random_metrics(seed: int = 11) -> list[dict]:
     return rows
 
 
+def long_impression_chain(loads: int = 120) -> list[dict]:
+    """One visitor loading one page every 25 hours: as many unique impressions in one chain,
+    delivered late in one file. More than Spark's default recursion limit (100 steps)."""
+    start = dt.datetime.combine(RANDOM_DAY - dt.timedelta(days=130), dt.time(6))
+    return [
+        event(
+            f"chain-{i:03d}",
+            "impression",
+            (start + dt.timedelta(hours=25 * i)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            customer_id="cus_chain",
+            page_url="/daily",
+        )
+        for i in range(loads)
+    ]
+
+
 def combined_landing(root: Path) -> tuple[Path, list[dt.date]]:
     by_day: dict[dt.date, list] = {}
-    for part in (synthetic_raw(), hand_made_events(), {RANDOM_DAY: random_metrics()}):
+    late = {RANDOM_DAY: random_metrics() + long_impression_chain()}
+    for part in (synthetic_raw(), hand_made_events(), late):
         for day, rows in part.items():
             by_day.setdefault(day, []).extend(rows)
     landing = root / "landing"
@@ -117,6 +134,15 @@ def column_types(path: Path) -> list[tuple]:
             "from information_schema.columns where table_schema in ('marts', 'reporting') "
             "order by all"
         ).fetchall()
+    finally:
+        con.close()
+
+
+def chain_uniques(path: Path) -> int:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        query = "select count(*) from marts.fct_impressions where is_unique and customer_id = ?"
+        return con.execute(query, ["cus_chain"]).fetchone()[0]
     finally:
         con.close()
 
@@ -170,6 +196,7 @@ def test_spark_pipeline_day_by_day_publishes_what_duckdb_publishes(fixture):
         con.close()
     assert builds == [("spark", "success", True), *[("spark", "success", False)] * 2]
     assert rows > 100
+    assert chain_uniques(published) == len(long_impression_chain())
     # a plain run afterwards finds nothing to do
     again = run_pipeline(growing, warehouse, **quiet)
     assert again == ["nothing new: every landed arrival day is built and published"]

@@ -6,7 +6,8 @@
   The chain of unique impressions of a key is u0 = the key's first load and
   u(k+1) = next(u(k)), where next(x) = the first load at or after x + window. These macros
   compute next() for every load (set-based, one ASOF join on DuckDB) and then walk only the
-  chain (one recursion step per unique impression, not per load).
+  chain (one recursion step per unique impression, not per load). Spark walks each key's
+  loads in one fold instead (spark__engagement_walk_unique_impressions).
 -#}
 
 {#- The window end of a load: impression_at + var('unique_impression_hours') hours. -#}
@@ -78,14 +79,48 @@
     where probes.is_instant = 0
 {%- endmacro %}
 
-{#- Walk the chains: start from `seeds` (impression_id of loads known to be unique) and follow
-    next_impression_id of `next_loads`. Returns the impression_id of every unique impression.
-    One recursion step per unique impression of the longest chain. -#}
-{% macro engagement_walk_unique_impressions(seeds, next_loads) -%}
-    {{ return(adapter.dispatch('engagement_walk_unique_impressions', 'botmeter')(seeds, next_loads)) }}
+{#- Walk the chains: start from `seeds` (impression_id of the first load of every key in
+    `loads`, which is unique) and follow next_impression_id of `next_loads`. Returns the
+    impression_id of every unique impression. One recursion step per unique impression of the
+    longest chain. -#}
+{% macro engagement_walk_unique_impressions(seeds, next_loads, loads) -%}
+    {{ return(adapter.dispatch('engagement_walk_unique_impressions', 'botmeter')(seeds, next_loads, loads)) }}
 {%- endmacro %}
 
-{% macro default__engagement_walk_unique_impressions(seeds, next_loads) -%}
+{#- Spark runs a recursive CTE's inputs again at every step (next_loads: a window over every
+    load in scope) and stops it at 100 steps or 1,000,000 rows (spark.sql.cteRecursion*Limit):
+    a year of daily visits is 365 steps, 10M events over a million unique impressions. So it
+    walks each key's loads in (impression_at, impression_id) order in one fold instead: a load
+    at or after the open window's end is the next unique impression and opens its window. That
+    is next() by definition, so the result is the chain's; keys divide across executors. -#}
+{% macro spark__engagement_walk_unique_impressions(seeds, next_loads, loads) -%}
+    select explode(walked.unique_ids) as impression_id
+    from (
+        select
+            aggregate(
+                in_order,
+                named_struct(
+                    'window_end_at', {{ engagement_impression_window_end('in_order[0].impression_at') }},
+                    'unique_ids', array(in_order[0].impression_id)
+                ),
+                (open_window, next_load) -> case
+                    when next_load.impression_at >= open_window.window_end_at
+                        then named_struct(
+                            'window_end_at', {{ engagement_impression_window_end('next_load.impression_at') }},
+                            'unique_ids', array_append(open_window.unique_ids, next_load.impression_id)
+                        )
+                    else open_window
+                end
+            ) as walked
+        from (
+            select array_sort(collect_list(struct(impression_at, impression_id))) as in_order
+            from {{ loads }}
+            group by impression_key
+        ) as keys_in_order
+    ) as walks
+{%- endmacro %}
+
+{% macro default__engagement_walk_unique_impressions(seeds, next_loads, loads) -%}
     with recursive unique_chain (impression_id) as (
         select impression_id from {{ seeds }}
         union all

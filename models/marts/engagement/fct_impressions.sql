@@ -153,7 +153,7 @@ seeds as (
 ),
 
 unique_impressions as (
-    {{ engagement_walk_unique_impressions('seeds', 'next_loads') }}
+    {{ engagement_walk_unique_impressions('seeds', 'next_loads', 'keyed_loads') }}
 ),
 
 marked as (
