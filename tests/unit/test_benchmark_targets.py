@@ -23,3 +23,18 @@ def test_targets_compare_against_the_limits() -> None:
     rows = targets(result(30.0, 5.0, 16.0))
     assert any("6.00x" in r and r.endswith("**NOT met** |") for r in rows)
     assert any("one new day" in r and r.endswith("**NOT met** |") for r in rows)
+
+
+def test_sizes_without_a_ratio_target_list_only_their_session_counts() -> None:
+    from benchmarks.run import targets
+
+    e2e = {
+        "events": 100_000,
+        "botmeter": {"wall_s": 80.0, "sessions": 7, "tree_peak_mb": 900},
+        "duckdb": {"wall_s": 2.0, "sessions": 7},
+        "sessions_equal": True,
+        "ratio_to_duckdb": 40.0,
+    }
+    rows = targets({"sizes": {"100k": {"end_to_end": e2e}}})
+    assert not any("x of the bare DuckDB" in r for r in rows)
+    assert any("session counts equal (botmeter, DuckDB)" in r and "**met**" in r for r in rows)
