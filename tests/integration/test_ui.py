@@ -4,12 +4,32 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+
+def _default_signals() -> None:
+    """The UI stops on SIGTERM as in a terminal, also when the test runner was started as a
+    background job: it inherits SIGINT ignored, and Dagster maps SIGTERM to SIGINT's handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _wait_group_gone(group: int, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.5)
+    os.killpg(group, signal.SIGKILL)
+    return False
 
 
 def _free_port() -> int:
@@ -32,6 +52,7 @@ def test_botmeter_ui_started_as_documented_shows_the_assets(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        preexec_fn=_default_signals,
     )
     query = {"query": "{ assetNodes { assetKey { path } } }"}
     nodes: list = []
@@ -50,8 +71,10 @@ def test_botmeter_ui_started_as_documented_shows_the_assets(tmp_path):
             except (OSError, KeyError, TypeError, ValueError):
                 continue
     finally:
-        os.killpg(process.pid, 15)
+        os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=60)
+        stopped = _wait_group_gone(process.pid)  # the webserver and daemon stop too
+    assert stopped, "the Dagster webserver or daemon outlived `botmeter ui` by a minute"
     keys = {"/".join(n["assetKey"]["path"]) for n in nodes}
     assert {"raw/events", "marts/fct_sessions", "serving/published_warehouse"} <= keys
     assert (tmp_path / ".dagster-wh" / "dagster.yaml").exists()  # the warehouse's instance
